@@ -1,0 +1,64 @@
+"""What every debatelake spider shares: its source name, declared options, Document building
+and one way to report a bad page (logged once, naming the URL, counted in the run's stats)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+import scrapy
+from scrapy.spidermiddlewares.httperror import HttpError
+from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
+
+from pipeline.schema import Document
+
+
+class DebateSpider(scrapy.Spider):
+    platform: str = ""
+    # Options this spider accepts from its [[sources]] table: {name: type}. Validated by
+    # pipeline.config before any request is made.
+    OPTIONS: dict[str, Any] = {}
+
+    def __init__(self, source: str | None = None, options: dict[str, Any] | None = None, **kwargs: Any):
+        super().__init__(**kwargs)
+        self.source = source or self.name
+        self.options = dict(options or {})
+
+    @classmethod
+    def validate_options(cls, options: dict[str, Any], error: Callable[[str], Exception]) -> None:
+        """Cross-field checks beyond types; raise error(message) on a problem."""
+
+    def opt(self, key: str, default: Any = None) -> Any:
+        return self.options.get(key, default)
+
+    def make_doc(self, **fields: Any) -> Document:
+        fields.setdefault("platform", self.platform)
+        return Document(source=self.source, **fields)
+
+    def report_error(self, where: str, message: str) -> None:
+        """One clear logged error naming the URL or file; the crawl goes on."""
+        self.logger.error("%s: %s", where, message)
+        stats = self.crawler.stats
+        stats.inc_value("debatelake/errors")
+        messages = stats.get_value("debatelake/error_messages") or []
+        if len(messages) < 200:
+            messages.append(f"{where}: {message}")
+            stats.set_value("debatelake/error_messages", messages)
+
+    def errback(self, failure) -> None:
+        request = failure.request
+        if failure.check(HttpError):
+            response = failure.value.response
+            self.report_error(response.url, f"HTTP {response.status}; skipped")
+        elif failure.check(DNSLookupError):
+            self.report_error(request.url, "DNS lookup failed; check the URL")
+        elif failure.check(TimeoutError, TCPTimedOutError):
+            self.report_error(request.url, "timed out; will be fetched again on the next crawl")
+        else:
+            self.report_error(request.url, f"fetch failed: {failure.getErrorMessage()}")
+
+    def parse_json(self, response) -> Any | None:
+        """Decode a JSON body, or report why not and return None."""
+        try:
+            return response.json()
+        except (ValueError, AttributeError) as exc:
+            self.report_error(response.url, f"invalid JSON ({exc}); skipped")
+            return None

@@ -1,0 +1,58 @@
+"""Shared pieces of the command line: the app, options every command takes, error display."""
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated, Callable, Optional
+
+import typer
+from rich.console import Console
+
+from pipeline.config import ConfigError
+from pipeline.store import StoreError
+
+app = typer.Typer(
+    name="debatelake",
+    help="Research datasets of the public debate about large language models.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+RootOption = Annotated[
+    Optional[str],
+    typer.Option("--root", help="Data root (default: $DEBATELAKE_ROOT, else ./datasets).", show_default=False),
+]
+ConfigOption = Annotated[
+    Optional[str],
+    typer.Option("--config", help="TOML config (default: $DEBATELAKE_CONFIG, ./debatelake.toml, else the bundled one).",
+                 show_default=False),
+]
+
+
+class UserError(Exception):
+    """An error the user can fix; printed without a traceback."""
+
+
+def friendly_errors(fn: Callable) -> Callable:
+    """Turn the errors a user can fix into one red line and exit code 2."""
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except (ConfigError, StoreError, UserError) as exc:
+            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        err_console.print("interrupted; every committed batch is kept, run the command again to finish")
+        sys.exit(130)

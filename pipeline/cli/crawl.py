@@ -1,0 +1,71 @@
+"""crawl, status."""
+from __future__ import annotations
+
+from typing import Annotated, List, Optional
+
+import typer
+from rich.table import Table
+
+from pipeline.config import load_config
+from pipeline.crawling import run_crawl
+from pipeline.store import Store, resolve_root
+
+from .common import ConfigOption, RootOption, app, console, err_console, friendly_errors
+
+
+@app.command()
+@friendly_errors
+def crawl(
+    sources: Annotated[Optional[List[str]], typer.Argument(help="Source names from the config (default: all enabled).")] = None,
+    root: RootOption = None,
+    config: ConfigOption = None,
+) -> None:
+    """Crawl sources from the config into the documents table (only what is new or changed)."""
+    cfg = load_config(config)  # a bad config stops here, before any request
+    for name in sources or []:
+        cfg.source(name)
+    root = resolve_root(root or cfg.root)
+    run_ids = run_crawl(root, list(sources or []), config=cfg.path if cfg.path != "<default config>" else None,
+                        console=err_console)
+    print_runs(Store(root), run_ids)
+
+
+def print_runs(store: Store, run_ids: list[str]) -> None:
+    if not run_ids or not store.exists("runs"):
+        return
+    import pyarrow.compute as pc
+
+    rows = store.read("runs", filter=pc.field("run_id").isin(run_ids)).to_pylist()
+    table = Table("source", "status", "requests", "new", "updated", "unchanged", "errors", title="crawl runs")
+    for r in rows:
+        table.add_row(str(r["source"]), str(r["status"]), str(r["requests"]), str(r["docs_new"]),
+                      str(r["docs_updated"]), str(r["docs_unchanged"]), str(r["errors"]))
+    console.print(table)
+
+
+@app.command()
+@friendly_errors
+def status(root: RootOption = None, runs: Annotated[int, typer.Option(help="How many recent runs to show.")] = 10) -> None:
+    """Tables, versions, row counts and the last runs."""
+    store = Store(root)
+    tables = store.tables()
+    if not tables:
+        console.print(f"No tables under {store.root} yet. Run `debatelake demo` or `debatelake crawl`.")
+        return
+    t = Table("table", "version", "rows", "last commit", title=f"debatelake data root: {store.root}")
+    for name in tables:
+        hist = store.history(name)[0]
+        from datetime import datetime, timezone
+
+        when = datetime.fromtimestamp(hist["timestamp"] / 1000, tz=timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+        t.add_row(name, str(store.version(name)), str(store.count(name)), when)
+    console.print(t)
+    if "runs" in tables:
+        rows = sorted(store.read("runs").to_pylist(), key=lambda r: r["started_at"], reverse=True)[:runs]
+        r_t = Table("run", "source", "started", "status", "requests", "new", "updated", "unchanged", "errors",
+                    title="last runs")
+        for r in rows:
+            r_t.add_row(r["run_id"], str(r["source"] or ""), f"{r['started_at']:%Y-%m-%d %H:%M}", str(r["status"]),
+                        *(str(r[k]) if r[k] is not None else "" for k in
+                          ("requests", "docs_new", "docs_updated", "docs_unchanged", "errors")))
+        console.print(r_t)

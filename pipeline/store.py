@@ -1,0 +1,303 @@
+"""The dataset store: Delta Lake tables under one data root.
+
+All reads go through `Store.read` (see `_scan`): reading with `to_pyarrow_table()` or a threaded
+dataset scan can abort the interpreter at exit (a known Arrow/delta-rs shutdown race, see
+DESIGN.md), so the single-threaded scan below is the only way this project reads a table.
+"""
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+import time
+import uuid
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any, Iterable, Iterator, Sequence
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.dataset as pads
+
+from .schema import DOCUMENTS, KEYS, RUNS, TABLES, UTC, Document, documents_table
+
+DEFAULT_ROOT = "datasets"
+ENV_ROOT = "DEBATELAKE_ROOT"
+
+
+class StoreError(RuntimeError):
+    """A problem with the data root that the user must fix (message says how)."""
+
+
+def resolve_root(root: str | os.PathLike[str] | None = None) -> str:
+    """--root beats $DEBATELAKE_ROOT beats ./datasets."""
+    value = str(root) if root else os.environ.get(ENV_ROOT) or DEFAULT_ROOT
+    if "://" in value:
+        return value.rstrip("/")
+    return str(Path(value).expanduser().resolve())
+
+
+def _writer_properties():
+    from deltalake import WriterProperties
+
+    # ZSTD: about a third smaller than snappy on this data (DESIGN.md, measured facts).
+    return WriterProperties(compression="ZSTD")
+
+
+def _commit(metadata: dict[str, Any] | None):
+    from deltalake import CommitProperties
+
+    meta = {k: v if isinstance(v, str) else json.dumps(v) for k, v in (metadata or {}).items()}
+    return CommitProperties(custom_metadata=meta)
+
+
+@dataclass
+class MergeCounts:
+    new: int = 0
+    updated: int = 0
+    unchanged: int = 0
+
+    def __iadd__(self, other: "MergeCounts") -> "MergeCounts":
+        self.new += other.new
+        self.updated += other.updated
+        self.unchanged += other.unchanged
+        return self
+
+
+class Store:
+    def __init__(self, root: str | os.PathLike[str] | None = None, storage_options: dict[str, str] | None = None):
+        self.root = resolve_root(root)
+        self.storage_options = storage_options
+        self.is_local = "://" not in self.root
+
+    # ----------------------------------------------------------------- paths and tables
+    def path(self, name: str) -> str:
+        return f"{self.root}/{name}"
+
+    def exists(self, name: str) -> bool:
+        from deltalake import DeltaTable
+
+        if self.is_local:
+            return (Path(self.path(name)) / "_delta_log").is_dir()
+        return DeltaTable.is_deltatable(self.path(name), storage_options=self.storage_options)
+
+    def table(self, name: str, version: int | None = None, as_of: datetime | str | None = None):
+        from deltalake import DeltaTable
+
+        if not self.exists(name):
+            raise StoreError(
+                f"no table {name!r} under {self.root}: run `debatelake crawl` (or `debatelake demo`) first"
+            )
+        dt = DeltaTable(self.path(name), storage_options=self.storage_options)
+        if version is not None or as_of is not None:
+            target: int | str | datetime = version if version is not None else as_of  # type: ignore[assignment]
+            if isinstance(target, datetime) and target.tzinfo is None:
+                target = target.replace(tzinfo=UTC)
+            try:
+                dt.load_as_version(target)
+            except Exception as exc:  # delta-rs raises several types here
+                raise StoreError(f"table {name!r} has no version {target!r}: {exc}") from exc
+        return dt
+
+    def version(self, name: str) -> int | None:
+        return self.table(name).version() if self.exists(name) else None
+
+    def tables(self) -> list[str]:
+        return [n for n in TABLES if self.exists(n)]
+
+    # ----------------------------------------------------------------- reading
+    def read(
+        self,
+        name: str,
+        *,
+        version: int | None = None,
+        as_of: datetime | str | None = None,
+        columns: Sequence[str] | None = None,
+        filter: pc.Expression | None = None,
+    ) -> pa.Table:
+        """The one way to read a table (single-threaded scan: see the module docstring)."""
+        dt = self.table(name, version=version, as_of=as_of)
+        return _scan(dt.to_pyarrow_dataset(), columns=columns, filter=filter)
+
+    def iter_batches(
+        self, name: str, *, columns: Sequence[str] | None = None, filter: pc.Expression | None = None,
+        batch_size: int = 2048,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream a table batch by batch, never holding it whole (used by processing)."""
+        if not self.exists(name):
+            return
+        ds = self.table(name).to_pyarrow_dataset()
+        yield from ds.to_batches(columns=list(columns) if columns else None, filter=filter,
+                                 batch_size=batch_size, use_threads=False)
+
+    def count(self, name: str, version: int | None = None) -> int:
+        if not self.exists(name):
+            return 0
+        return self.table(name, version=version).to_pyarrow_dataset().count_rows(use_threads=False)
+
+    def history(self, name: str) -> list[dict[str, Any]]:
+        return self.table(name).history()
+
+    # ----------------------------------------------------------------- writing
+    def append(self, name: str, data: pa.Table, metadata: dict[str, Any] | None = None) -> None:
+        from deltalake import write_deltalake
+
+        data = data.cast(TABLES[name]) if data.schema != TABLES[name] else data
+        write_deltalake(
+            self.path(name), data, mode="append", storage_options=self.storage_options,
+            writer_properties=_writer_properties(), commit_properties=_commit(metadata),
+        )
+
+    def upsert(self, name: str, data: pa.Table, metadata: dict[str, Any] | None = None) -> None:
+        """Insert new rows and replace rows whose key exists, in one commit."""
+        if data.num_rows == 0:
+            return
+        data = data.cast(TABLES[name]) if data.schema != TABLES[name] else data
+        if not self.exists(name):
+            self.append(name, data, metadata)
+            return
+        keys = KEYS[name]
+        predicate = " AND ".join(f"t.{k} = s.{k}" for k in keys)
+        (
+            self.table(name)
+            .merge(data, predicate=predicate, source_alias="s", target_alias="t",
+                   writer_properties=_writer_properties(), commit_properties=_commit(metadata))
+            .when_matched_update_all()
+            .when_not_matched_insert_all()
+            .execute()
+        )
+
+    def merge_documents(self, docs: Iterable[Document], metadata: dict[str, Any] | None = None) -> MergeCounts:
+        """Merge crawled documents on doc_id. Unchanged documents (same content_hash) write
+        nothing; if the whole batch is unchanged no table version is created."""
+        latest: dict[str, Document] = {}
+        for d in docs:
+            latest[d.doc_id] = d  # within one batch the last fetch wins
+        counts = MergeCounts()
+        if not latest:
+            return counts
+        known: dict[str, str] = {}
+        if self.exists("documents"):
+            ids = pa.array(list(latest), pa.string())
+            seen = self.read("documents", columns=["doc_id", "content_hash"],
+                             filter=pc.field("doc_id").isin(ids))
+            known = dict(zip(seen.column("doc_id").to_pylist(), seen.column("content_hash").to_pylist()))
+        changed: list[Document] = []
+        for doc_id, d in latest.items():
+            if doc_id not in known:
+                counts.new += 1
+                changed.append(d)
+            elif known[doc_id] != d.content_hash:
+                counts.updated += 1
+                changed.append(d)
+            else:
+                counts.unchanged += 1
+        if changed:
+            meta = {"new": counts.new, "updated": counts.updated, **(metadata or {})}
+            self.upsert("documents", documents_table(changed), meta)
+        return counts
+
+    # ----------------------------------------------------------------- runs
+    def start_run(self, command: str, source: str | None = None, run_id: str | None = None) -> str:
+        run_id = run_id or new_run_id(command)
+        self.upsert("runs", pa.Table.from_pylist([{
+            "run_id": run_id, "command": command, "source": source,
+            "started_at": datetime.now(UTC), "status": "running",
+        }], schema=RUNS), {"run_id": run_id, "step": f"{command} start"})
+        return run_id
+
+    def finish_run(self, run_id: str, status: str, **stats: Any) -> None:
+        current = self.read("runs", filter=pc.field("run_id") == run_id).to_pylist()
+        row = current[0] if current else {"run_id": run_id}
+        row.update({"ended_at": datetime.now(UTC), "status": status})
+        for key, value in stats.items():
+            if key == "responses" and isinstance(value, dict):
+                value = [(str(k), int(v)) for k, v in value.items()]
+            if key == "stats" and isinstance(value, dict):
+                value = [(str(k), str(v)) for k, v in value.items()]
+            row[key] = value
+        self.upsert("runs", pa.Table.from_pylist([row], schema=RUNS), {"run_id": run_id, "step": f"{row.get('command')} end"})
+
+    def mark_stale_runs(self) -> int:
+        """Runs still 'running' when nobody holds the lock were killed: say so."""
+        if not self.exists("runs"):
+            return 0
+        stale = self.read("runs", filter=pc.field("status") == "running").to_pylist()
+        for row in stale:
+            row["status"] = "aborted"
+            if isinstance(row.get("responses"), dict):
+                row["responses"] = list(row["responses"].items())
+        if stale:
+            self.upsert("runs", pa.Table.from_pylist(stale, schema=RUNS), {"step": "mark aborted runs"})
+        return len(stale)
+
+    # ----------------------------------------------------------------- locking
+    @contextmanager
+    def lock(self, what: str = "write", wait: float = 0.0) -> Iterator[None]:
+        """One writer per data root at a time (a crawl, a process run, a snapshot)."""
+        if not self.is_local:
+            yield  # object stores: delta-rs commits are atomic; coordinate writers outside
+            return
+        Path(self.root).mkdir(parents=True, exist_ok=True)
+        path = Path(self.root) / ".lock"
+        fh = open(path, "a+")
+        deadline = time.monotonic() + wait
+        while True:
+            try:
+                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    fh.seek(0)
+                    holder = fh.read().strip() or "another process"
+                    fh.close()
+                    raise StoreError(
+                        f"the data root {self.root} is busy ({holder}); wait for it to finish or "
+                        f"use another --root"
+                    ) from None
+                time.sleep(0.2)
+        try:
+            fh.seek(0)
+            fh.truncate()
+            fh.write(f"{what} by pid {os.getpid()} since {datetime.now(UTC):%Y-%m-%d %H:%M:%S} UTC\n")
+            fh.flush()
+            yield
+        finally:
+            fh.seek(0)
+            fh.truncate()
+            fcntl.flock(fh, fcntl.LOCK_UN)
+            fh.close()
+
+
+def _scan(dataset: pads.Dataset, columns: Sequence[str] | None = None, filter: pc.Expression | None = None) -> pa.Table:
+    return dataset.to_table(columns=list(columns) if columns else None, filter=filter, use_threads=False)
+
+
+def new_run_id(command: str) -> str:
+    return f"{command}-{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:6]}"
+
+
+def load(
+    table: str = "documents",
+    root: str | os.PathLike[str] | None = None,
+    version: int | None = None,
+    as_of: datetime | str | None = None,
+    snapshot: str | None = None,
+    columns: Sequence[str] | None = None,
+):
+    """Load a debatelake table as a pandas DataFrame.
+
+    >>> from pipeline import load
+    >>> docs = load("documents")                 # latest version
+    >>> old = load("documents", version=3)       # time travel
+    """
+    store = Store(root)
+    if snapshot is not None:
+        from .snapshots import read_snapshot_table  # lazily: snapshots are optional reading
+
+        return read_snapshot_table(store, snapshot, table, columns=columns).to_pandas()
+    if table not in TABLES:
+        raise StoreError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
+    return store.read(table, version=version, as_of=as_of, columns=columns).to_pandas()
