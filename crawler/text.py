@@ -42,8 +42,8 @@ def html_to_text(fragment: str | None) -> str:
             parts.append(el.text)
         for child in el:
             walk(child)
-        if block:
-            parts.append("\n\n" if tag not in ("br", "li", "tr") else "\n")
+        if block and tag not in ("br", "li", "tr"):
+            parts.append("\n\n")
         if el.tail:
             parts.append(el.tail)
 
