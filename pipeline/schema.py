@@ -232,3 +232,16 @@ KEYS: dict[str, tuple[str, ...]] = {
     "annotations": ("passage_id", "model_version"),
     "runs": ("run_id",),
 }
+
+# Documents and authors kept out of every later snapshot (`debatelake takedown add`).
+TAKEDOWNS = pa.schema(
+    [
+        pa.field("kind", pa.string(), nullable=False),  # url / author
+        pa.field("value", pa.string(), nullable=False),
+        pa.field("added_at", TS),
+        pa.field("reason", pa.string()),
+        pa.field("purged_at", TS),
+    ]
+)
+TABLES["takedowns"] = TAKEDOWNS
+KEYS["takedowns"] = ("kind", "value")

@@ -123,12 +123,12 @@ class Store:
 
     def iter_batches(
         self, name: str, *, columns: Sequence[str] | None = None, filter: pc.Expression | None = None,
-        batch_size: int = 2048,
+        batch_size: int = 2048, version: int | None = None,
     ) -> Iterator[pa.RecordBatch]:
-        """Stream a table batch by batch, never holding it whole (used by processing)."""
+        """Stream a table batch by batch, never holding it whole (processing, snapshots)."""
         if not self.exists(name):
             return
-        ds = self.table(name).to_pyarrow_dataset()
+        ds = self.table(name, version=version).to_pyarrow_dataset()
         yield from ds.to_batches(columns=list(columns) if columns else None, filter=filter,
                                  batch_size=batch_size, use_threads=False)
 
