@@ -1,0 +1,334 @@
+"""Keyword / lexicon rules: the baseline every model must beat, and cue features for the models.
+
+A *cue* is a lexicon hit for one label (e.g. release:open "release the weights"). Each hit is
+flagged when it is negated ("should not be open-sourced" is no open cue) or sits in reported
+speech ("critics say", "Meta argues", text inside quotes): the guidelines label the author's own
+position, so such hits count apart. `cue_features` turns the hits into a fixed-length vector;
+`KeywordBaseline` turns them into labels with simple rules.
+"""
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+import numpy as np
+
+RELEASE = ("open", "closed", "mixed", "neutral", "none")
+MODERATION = ("filter", "no_filter", "mixed", "neutral", "none")
+SENTIMENT = ("positive", "negative", "neutral")
+TOPICS = ("open_release", "licensing", "misuse_risk", "moderation", "alignment", "regulation",
+          "industry", "transparency", "geopolitics", "capabilities")
+AXES = {"release": RELEASE, "moderation": MODERATION, "sentiment": SENTIMENT}
+
+# --------------------------------------------------------------------------- lexicons
+# Patterns are regular expressions matched case-insensitively at word boundaries.
+STANCE_CUES: dict[str, dict[str, list[str]]] = {
+    "release": {
+        "open": [
+            r"release (?:the |their |its |all )?(?:model )?weights", r"publish(?:ing)? (?:the )?weights",
+            r"open[- ]?source (?:it|them|the model|everything|the weights)", r"open (?:it|them) up",
+            r"keep (?:it|them|models?|weights) open", r"should be open(?:[- ]sourced| weights?)?",
+            r"must be open", r"needs? to be open", r"put the weights out", r"ship the weights",
+            r"weights or it didn'?t happen", r"open weights? (?:are|is) (?:good|essential|the answer|how)",
+            r"democrati[sz]\w*", r"open (?:models?|weights|source) (?:wins?|won|matters?|is winning)",
+            r"benefits? of open(?:ness)? outweigh", r"run (?:it|them|models?) locally", r"on my own (?:disk|hardware|machine|gpu)",
+            r"(?:truly|fully|actually|really) open", r"release the (?:training )?data", r"publish the (?:training )?data",
+            r"open science", r"defend(?:ing)? open", r"ban(?:ning)? open (?:models?|weights|source)", r"glad (?:they|it) (?:released|shipped|open)",
+            r"thank(?:s| you) for (?:releasing|open)", r"gatekeep\w*", r"(?:few|three|handful of) companies (?:control|hold|own)",
+            r"concentrat\w* of power", r"let (?:people|anyone|researchers|us) (?:study|inspect|run|download)",
+        ],
+        "closed": [
+            r"(?:should|must|ought to) (?:not|never) be (?:open(?:ly)?[- ]?(?:sourced|released)?|released|published)",
+            r"shouldn'?t be (?:open(?:ly)?[- ]?(?:sourced|released)?|released|published|open weights?)",
+            r"too dangerous to (?:release|open|publish)", r"keep (?:it|them|the weights|models?) (?:closed|private|secret|locked)",
+            r"api[- ]only", r"behind an? api", r"gated access", r"structured access", r"staged release",
+            r"(?:don'?t|do not|never) (?:release|open[- ]source|publish) (?:the )?(?:weights|it|them|models?)",
+            r"irresponsible to (?:release|open|publish)", r"reckless(?:ly)?", r"can'?t (?:be )?(?:un-?release|recall|take (?:it|them) back)",
+            r"no (?:take[- ]?backs|undo|recall)", r"once (?:the )?weights are out", r"weights (?:leak|are out there) forever",
+            r"open[- ]weights? (?:is|are) (?:dangerous|reckless|a mistake|irresponsible)", r"strip (?:the|its|out)? ?(?:safety|guardrails|safeguards)",
+            r"remove the (?:safety|guardrails|safeguards)", r"in the hands of (?:bad actors|terrorists|anyone)",
+            r"(?:ban|restrict|limit|prohibit)(?:ing)? (?:the )?(?:release|open[- ]weights?|open[- ]source|publication)",
+            r"frontier (?:models?|systems?) (?:should|must) (?:not|never)", r"licen[cs]e[- ]restricted", r"not be open(?:ly)? released",
+        ],
+        "mixed": [
+            r"(?:small(?:er)?|today'?s|current) models?[^.]{0,60}(?:but|while|whereas)[^.]{0,60}(?:frontier|larger|future|bigger)",
+            r"open (?:now|today)[^.]{0,40}(?:restrict|close|gate)", r"case[- ]by[- ]case", r"(?:staged|partial|phased) release",
+            r"release the small(?:er)? (?:model|ones?)", r"hold back the (?:large|big|frontier)", r"both (?:camps|sides) (?:have|make) (?:a )?(?:point|good)",
+            r"depends on (?:the )?(?:capabilit|model|size|risk)", r"below (?:a|some) (?:capability|compute) threshold",
+            r"not all models", r"middle ground", r"(?:open|release)[^.]{0,40}up to (?:a|some) point",
+        ],
+        "neutral": [
+            r"released (?:a |an |its |the |their )?(?:new )?(?:\d+(?:\.\d+)?b |open[- ]weights? )?models?", r"announced", r"under (?:the )?(?:apache|mit|llama|cc[- ]by|open rail|gpl)",
+            r"made (?:the )?weights available", r"available on hugging ?face", r"according to", r"(?:reported|reports)",
+            r"(?:proponents|critics|supporters|opponents|advocates) (?:of open|argue|say|claim)", r"the debate over",
+            r"on the other hand", r"weights (?:are|were) (?:released|published|available)", r"model card",
+        ],
+    },
+    "moderation": {
+        "filter": [
+            r"(?:need|needs|should have|must have|require|requires) (?:more |stronger |better )?(?:safety )?(?:guardrails|filters?|safeguards|moderation)",
+            r"(?:should|must|needs? to|ought to) refuse", r"irresponsible", r"(?:protect|safeguard)(?:ing|s)? (?:children|kids|minors|users|the public|vulnerable)",
+            r"(?:children|kids|minors|teen(?:ager)?s)", r"(?:unfiltered|uncensored|unaligned) models? (?:are|is|can|will|could) (?:dangerous|harm|cause)",
+            r"safety (?:tuning|training|filters?|measures|guardrails|features|by default)", r"content (?:moderation|filters?|classifiers?)",
+            r"harmful (?:content|outputs?|responses?|instructions)", r"(?:block|prevent|stop)(?:s|ing)? (?:harmful|abuse|misuse|the model from)",
+            r"fix (?:the|this) (?:jailbreak|bypass|hole|loophole)", r"patch (?:the|this) (?:jailbreak|bypass)", r"(?:too|dangerously) easy to jailbreak",
+            r"duty of care", r"(?:csam|abuse material|self[- ]harm|suicide|grooming)", r"(?:accountab|liab)\w+ for (?:outputs|harm)",
+            r"no (?:moderation|guardrails|safeguards|filters?) (?:at all|whatsoever)", r"safety (?:is|must be) (?:not optional|a priority|essential)",
+            r"(?:mandatory|required) (?:filters?|moderation|safeguards|red[- ]teaming)",
+        ],
+        "no_filter": [
+            r"censor\w*", r"uncensored", r"abliterat\w*", r"preachy", r"lectur\w+", r"moraliz\w+|moralis\w+", r"nann\w+", r"paternalis\w+",
+            r"refus(?:es|ed|al|ing) to (?:help|answer|write|tell|do|generate)", r"over[- ]?refus\w*", r"lobotom\w+", r"woke", r"sanitiz\w+|sanitis\w+",
+            r"treat(?:s|ing)? (?:me|us|users|adults) like (?:a )?(?:child|children|kids|idiots)", r"as an ai (?:language )?model", r"it'?s important to note",
+            r"i(?:'m| am) (?:an adult|a grown)", r"(?:useless|unusable|crippled|neutered|nerfed)", r"hand[- ]?holding", r"pearl[- ]clutch\w*",
+            r"(?:remove|disable|turn off|strip|bypass)(?:d|s|ing)? (?:the )?(?:filters?|guardrails|safety|refusals|moderation)", r"(?:safety|alignment) tax",
+            r"(?:thought|speech) police", r"let (?:me|adults|users) decide", r"(?:my|our) (?:own )?(?:hardware|machine|computer), (?:my|our) rules", r"refuses?\b",
+            r"caveats", r"disclaimers?", r"hedg(?:e|es|ing)",
+        ],
+        "mixed": [
+            r"(?:application|app|product|deployment|deployer)[- ](?:layer|level)", r"(?:the )?deployer (?:should|must|is responsible)",
+            r"base models? (?:should|can) (?:be|ship|stay) (?:unfiltered|uncensored|raw)", r"filter(?:ing|s)? belongs? in",
+            r"(?:some|reasonable|basic) (?:filtering|guardrails|safeguards) (?:is|are|make sense)", r"(?:but|while) (?:not|no) (?:political|over)",
+            r"(?:political|viewpoint) censorship[^.]{0,60}(?:but|while)[^.]{0,60}(?:harm|dangerous|weapons|csam)",
+            r"balance between", r"trade[- ]?off", r"(?:configurable|optional|adjustable) (?:filters?|safety|moderation|guardrails)",
+            r"opt[- ]?(?:in|out)", r"sensible defaults?",
+        ],
+        "neutral": [
+            r"refusal rates?", r"model card", r"(?:the )?(?:policy|guidelines|terms) (?:say|states?|prohibits?|require)", r"according to",
+            r"(?:researchers|the paper|the study|the report) (?:found|shows?|showed|measured)", r"jailbreak(?:s|ing)? (?:work|worked|still works|bypass)",
+            r"(?:announced|introduced|launched|updated) (?:its |a |new )?(?:safety|moderation|content) (?:policy|filter|classifier|system)",
+            r"(?:benchmark|evaluation) of (?:refusals|safety)",
+        ],
+    },
+}
+
+TONE_CUES: dict[str, list[str]] = {
+    "positive": [
+        r"great", r"love(?:d|ly)?", r"excit(?:ed|ing)", r"impressive", r"glad", r"thank(?:s| you)", r"amazing", r"awesome", r"happy",
+        r"hopeful", r"welcome", r"fantastic", r"excellent", r"brilliant", r"wonderful", r"kudos", r"congrat\w*", r"promising", r"delight\w*",
+        r"nice", r"cool", r"huge win", r"good news", r"well done", r"bravo", r"incredible", r"grateful", r"encourag\w+", r"optimis\w+",
+        r"beautiful", r"thrilled", r"best", r"finally",
+    ],
+    "negative": [
+        r"terrible", r"useless", r"stupid", r"worr(?:ied|ying|y)", r"angry", r"awful", r"ridiculous", r"absurd", r"hate", r"reckless",
+        r"sick of", r"tired of", r"so tired", r"disappoint\w*", r"garbage", r"scam", r"lie(?:s|d)?", r"liars?", r"dangerous", r"insane", r"idiot\w*",
+        r"dumb", r"pathetic", r"nonsense", r"bullshit", r"bs", r"crap", r"annoying", r"frustrat\w+", r"horrif\w+", r"scary", r"terrif\w+",
+        r"alarm\w*", r"disgrace\w*", r"shameful", r"hypocri\w+", r"joke", r"laughable", r"cynical", r"greed\w*", r"irresponsible",
+        r"threat\w*", r"harm\w*", r"fail(?:ed|s|ure)?", r"broken", r"worse", r"worst", r"nightmare", r"catastroph\w+", r"fear\w*",
+        r"clown\w*", r"lol", r"yeah,? right", r"sure,? (?:jan|buddy)", r"concern(?:ed|ing)",
+    ],
+}
+
+TOPIC_CUES: dict[str, list[str]] = {
+    "open_release": [r"open[- ]?weights?", r"open[- ]?source[d]?", r"weights", r"open models?", r"closed models?", r"releas\w+", r"api[- ]only",
+                     r"hugging ?face", r"download", r"checkpoints?", r"llama", r"mistral", r"gated", r"run (?:it |them )?locally", r"local models?"],
+    "licensing": [r"licen[cs]\w*", r"apache", r"\bmit\b", r"gpl", r"terms of (?:use|service)", r"acceptable use", r"open source definition",
+                  r"osi\b", r"copyleft", r"usage terms", r"rail\b", r"commercial use"],
+    "misuse_risk": [r"misuse", r"bioweapons?", r"bio(?:logical)?\b", r"pathogens?", r"chemical", r"cyber\w*", r"malware", r"exploit\w*", r"scam\w*",
+                    r"fraud", r"phishing", r"disinformation", r"misinformation", r"propaganda", r"deepfakes?", r"csam", r"abuse material",
+                    r"bad actors?", r"terroris\w+", r"weapons?", r"harm\w*", r"dangerous"],
+    "moderation": [r"filter\w*", r"refus\w+", r"guardrails?", r"censor\w*", r"jailbreak\w*", r"uncensored", r"abliterat\w*", r"moderation",
+                   r"content policy", r"safety (?:filters?|settings|layer)", r"preachy", r"lectur\w+", r"as an ai", r"safe ?completions?"],
+    "alignment": [r"alignment", r"aligned", r"rlhf", r"safety (?:tuning|training|research|evals?|evaluations?)", r"red[- ]?team\w*",
+                  r"evals?\b", r"evaluations?", r"interpretab\w+", r"reward model", r"constitutional", r"fine[- ]?tun\w+", r"dpo\b", r"deceptive",
+                  r"shutdown", r"x-risk|existential"],
+    "regulation": [r"regulat\w+", r"law\w*", r"legislat\w+", r"\bact\b", r"bill\b", r"congress", r"senat\w+", r"parliament", r"eu\b", r"government",
+                   r"policy ?makers?", r"liabilit\w+", r"liable", r"ban\w*", r"executive order", r"compliance", r"court", r"lawsuit", r"ftc|nist|ofcom"],
+    "industry": [r"compan\w+", r"business", r"market", r"competit\w+", r"profit\w*", r"revenue", r"pricing|price|prices", r"investors?", r"funding",
+                 r"startups?", r"monopol\w+", r"moat", r"big tech", r"openai", r"google", r"meta\b", r"microsoft", r"anthropic", r"cost\w*", r"\$\d+",
+                 r"valuation", r"customers?", r"commercial"],
+    "transparency": [r"transparen\w+", r"training data", r"data ?sets?", r"disclos\w+", r"documentation", r"reproduc\w+", r"audit\w*",
+                     r"model cards?", r"datasheets?", r"provenance", r"inspect\w*", r"black box"],
+    "geopolitics": [r"china|chinese", r"export controls?", r"national security", r"geopolit\w+", r"adversar\w+", r"beijing", r"russia\w*",
+                    r"\bus\b|united states|america\w*", r"\bccp\b", r"deepseek", r"qwen", r"sovereign\w*", r"arms race", r"pentagon|military|defen[cs]e"],
+    "capabilities": [r"benchmarks?", r"mmlu", r"capabilit\w+", r"performance", r"gpus?", r"compute", r"parameters?", r"\d+b\b", r"context (?:window|length)",
+                     r"tokens?", r"faster", r"smarter", r"reasoning", r"quantiz\w+", r"inference", r"flops", r"scores?", r"state of the art|sota",
+                     r"hardware", r"accuracy"],
+}
+
+NEGATORS = r"(?:not|no|never|n't|without|hardly|nor|neither|nobody|none|against|stop|instead of|rather than)"
+REPORT_VERBS = (r"(?:says?|said|argues?|argued|claims?|claimed|believes?|believed|insists?|insisted|warns?|warned|writes?|wrote|"
+                r"thinks?|contends?|suggests?|suggested|maintains?|told|tells|according to|asserts?|asserted|stated|states|"
+                r"posits?|notes?|noted|points? out|pointed out|reckons?)")
+ATTRIB_SUBJECTS = (r"(?:critics|proponents|supporters|opponents|advocates|skeptics|sceptics|researchers|experts|officials|the company|"
+                   r"the lab|the authors?|the paper|the report|the letter|the bill|regulators|lawmakers|people|some|many|others|they|he|she|"
+                   r"[A-Z][a-zA-Z]+(?: [A-Z][a-zA-Z]+)?)")
+_ATTRIB_RE = re.compile(
+    rf"(?:\b{ATTRIB_SUBJECTS}\s+(?:\w+\s+){{0,2}}?{REPORT_VERBS}\b|\baccording to\b|\bin (?:a|their|its|his|her) (?:statement|post|blog|letter|paper)\b"
+    rf"|\b(?:the argument|the claim|the idea|the view) (?:is|goes) that\b|\bsome (?:say|argue|claim)\b)",
+)
+_FIRST_PERSON_REPORT = re.compile(r"\b(?:I|we)\s+(?:\w+\s+)?(?:say|argue|think|believe|claim)\b", re.I)
+_QUOTE_RE = re.compile(r"\"[^\"]{3,}\"|“[^”]{3,}”|^\s*>.*$", re.M)
+_NEG_RE = re.compile(rf"\b{NEGATORS}\b(?:\W+\w+){{0,3}}\W*$", re.I)
+_FIRST_PERSON = re.compile(r"\b(?:i|i'm|i've|i'd|me|my|we|our|us)\b", re.I)
+_MODAL = re.compile(r"\b(?:should|must|need to|needs to|ought to|have to|has to|shouldn't|mustn't)\b", re.I)
+_SENT_SPLIT = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9*>])|\n+")
+
+
+def split_sentences(text: str) -> list[str]:
+    """Sentences of a passage (regex: fast, no model; lines are sentence breaks too)."""
+    parts = [p.strip() for p in _SENT_SPLIT.split(text or "")]
+    return [p for p in parts if p and re.search(r"\w", p)] or ([text.strip()] if (text or "").strip() else [])
+
+
+@lru_cache(maxsize=None)
+def _compile(patterns: tuple[str, ...]) -> re.Pattern:
+    return re.compile(r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w])", re.I)
+
+
+def _lex(cues: dict[str, list[str]]) -> dict[str, re.Pattern]:
+    return {label: _compile(tuple(pats)) for label, pats in cues.items()}
+
+
+STANCE_RE = {axis: _lex(cues) for axis, cues in STANCE_CUES.items()}
+TONE_RE = _lex(TONE_CUES)
+TOPIC_RE = _lex(TOPIC_CUES)
+
+
+@dataclass
+class Hit:
+    axis: str
+    label: str
+    text: str
+    sentence: int
+    negated: bool
+    reported: bool
+
+
+def _reported_spans(sentence: str) -> list[tuple[int, int]]:
+    spans = [(m.start(), m.end()) for m in _QUOTE_RE.finditer(sentence)]
+    m = _ATTRIB_RE.search(sentence)
+    if m and not _FIRST_PERSON_REPORT.search(sentence[max(0, m.start() - 10): m.end()]):
+        spans.append((m.start(), len(sentence)))  # the reported clause runs to the end of the sentence
+    return spans
+
+
+def sentence_hits(sentence: str, index: int = 0) -> list[Hit]:
+    hits: list[Hit] = []
+    spans = _reported_spans(sentence)
+    tables = [(axis, table) for axis, table in STANCE_RE.items()] + [("sentiment", TONE_RE)]
+    for axis, table in tables:
+        for label, rx in table.items():
+            for m in rx.finditer(sentence):
+                negated = bool(_NEG_RE.search(sentence[max(0, m.start() - 40): m.start()]))
+                reported = any(a <= m.start() < b for a, b in spans)
+                hits.append(Hit(axis, label, m.group(0), index, negated, reported))
+    return hits
+
+
+def passage_hits(text: str) -> tuple[list[str], list[Hit]]:
+    sents = split_sentences(text)
+    hits: list[Hit] = []
+    for i, s in enumerate(sents):
+        hits.extend(sentence_hits(s, i))
+    return sents, hits
+
+
+def topic_hits(text: str) -> dict[str, int]:
+    return {t: len(rx.findall(text or "")) for t, rx in TOPIC_RE.items()}
+
+
+# --------------------------------------------------------------------------- features
+def _feature_names() -> list[str]:
+    names = []
+    for axis, labels in (("release", ("open", "closed", "mixed", "neutral")), ("moderation", ("filter", "no_filter", "mixed", "neutral")),
+                         ("sentiment", ("positive", "negative"))):
+        for label in labels:
+            names += [f"{axis}:{label}:own", f"{axis}:{label}:negated", f"{axis}:{label}:reported"]
+    names += [f"topic:{t}" for t in TOPICS]
+    names += ["reported_share", "quotes", "first_person", "modal", "question", "exclaim", "log_words", "neg_words"]
+    return names
+
+
+FEATURE_NAMES = _feature_names()
+
+
+def cue_features(texts: list[str]) -> np.ndarray:
+    """Negation- and attribution-aware lexicon counts (log1p-scaled) for each text."""
+    index = {n: i for i, n in enumerate(FEATURE_NAMES)}
+    out = np.zeros((len(texts), len(FEATURE_NAMES)), dtype=np.float32)
+    for row, text in enumerate(texts):
+        text = text or ""
+        sents, hits = passage_hits(text)
+        for h in hits:
+            kind = "negated" if h.negated else "reported" if h.reported else "own"
+            key = f"{h.axis}:{h.label}:{kind}"
+            if key in index:
+                out[row, index[key]] += 1
+        for t, n in topic_hits(text).items():
+            out[row, index[f"topic:{t}"]] = n
+        reported = sum(1 for s in sents if _reported_spans(s))
+        out[row, index["reported_share"]] = reported / max(1, len(sents))
+        out[row, index["quotes"]] = len(_QUOTE_RE.findall(text))
+        out[row, index["first_person"]] = len(_FIRST_PERSON.findall(text))
+        out[row, index["modal"]] = len(_MODAL.findall(text))
+        out[row, index["question"]] = text.count("?")
+        out[row, index["exclaim"]] = text.count("!")
+        out[row, index["log_words"]] = len(text.split())
+        out[row, index["neg_words"]] = len(re.findall(rf"\b{NEGATORS}\b", text, re.I))
+    return np.log1p(out)
+
+
+# --------------------------------------------------------------------------- baseline
+def _own_scores(hits: list[Hit], axis: str) -> dict[str, float]:
+    scores: dict[str, float] = {}
+    for h in hits:
+        if h.axis != axis:
+            continue
+        if h.negated or h.reported:
+            # a negated or reported side cue still shows the text is on topic
+            scores["neutral"] = scores.get("neutral", 0.0) + 0.5
+            continue
+        scores[h.label] = scores.get(h.label, 0.0) + 1.0
+    return scores
+
+
+class KeywordBaseline:
+    """Labels from the lexicons alone: side cues decide, topic words make it `neutral`."""
+
+    name = "keyword"
+
+    def predict(self, texts: list[str]) -> list[dict]:
+        out = []
+        for text in texts:
+            _, hits = passage_hits(text)
+            topics_n = topic_hits(text)
+            topics = [t for t, n in topics_n.items() if n >= (1 if t in ("licensing", "geopolitics", "moderation") else 2)]
+            row = {"topics": topics}
+            for axis, (pos, negl), topic in (("release", ("open", "closed"), "open_release"),
+                                             ("moderation", ("filter", "no_filter"), "moderation")):
+                s = _own_scores(hits, axis)
+                a, b = s.get(pos, 0.0), s.get(negl, 0.0)
+                if s.get("mixed", 0) >= 1 or (a >= 1 and b >= 1 and min(a, b) / max(a, b) >= 0.5):
+                    label = "mixed"
+                elif a > b:
+                    label = pos
+                elif b > a:
+                    label = negl
+                elif s.get("neutral", 0) > 0 or topics_n.get(topic, 0) >= 2:
+                    label = "neutral"
+                else:
+                    label = "none"
+                row[axis] = label
+            t = _own_scores(hits, "sentiment")
+            p, n = t.get("positive", 0.0), t.get("negative", 0.0)
+            row["sentiment"] = "positive" if p > n and p >= 1 else "negative" if n > p and n >= 1 else "neutral"
+            out.append(row)
+        return out
+
+
+class MajorityBaseline:
+    """The most frequent label of the training data on every axis; topics: those on >50%."""
+
+    name = "majority"
+
+    def __init__(self, rows: list[dict]):
+        from collections import Counter
+
+        self.labels = {ax: Counter(r[ax] for r in rows).most_common(1)[0][0] if rows else AXES[ax][-1] for ax in AXES}
+        counts = Counter(t for r in rows for t in r.get("topics", []))
+        self.topics = [t for t in TOPICS if rows and counts[t] > len(rows) / 2]
+
+    def predict(self, texts: list[str]) -> list[dict]:
+        return [{**self.labels, "topics": list(self.topics)} for _ in texts]
