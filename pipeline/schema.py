@@ -245,3 +245,18 @@ TAKEDOWNS = pa.schema(
 )
 TABLES["takedowns"] = TAKEDOWNS
 KEYS["takedowns"] = ("kind", "value")
+
+# Duplicate detection state (pipeline/nlp/dedup.py): one row per document version, numbered in
+# the order processing first saw it; exact and near duplicates are found against earlier rows.
+DEDUP = pa.schema(
+    [
+        pa.field("doc_id", pa.string(), nullable=False),
+        pa.field("content_hash", pa.string(), nullable=False),
+        pa.field("seq", pa.int64(), nullable=False),
+        pa.field("text_hash", pa.string()),  # of the cleaned text; None when there is none
+        pa.field("minhash", pa.binary()),  # 128 little-endian uint32; None when too short
+        pa.field("run_id", pa.string()),
+    ]
+)
+TABLES["dedup"] = DEDUP
+KEYS["dedup"] = ("doc_id", "content_hash")

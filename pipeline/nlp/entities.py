@@ -1,0 +1,100 @@
+"""Entities of the debate: AI models, model families, labs, people, organisations, laws and
+licences, found by spaCy PhraseMatchers over the project's own gazetteer (data/gazetteer.jsonl).
+
+Each gazetteer entry has a canonical id ("llama-2"), a label (MODEL, MODEL_FAMILY, LAB, PERSON,
+ORG, POLICY, LICENSE, PRODUCT), a display name, `aliases` matched case-insensitively (on LOWER)
+and `cased` aliases matched exactly (on ORTH) because their lower-case form is an ordinary word
+("Meta", "Grok", "FAIR", "Musk"). Optional `parent` (a model's family) and `org` (its lab) link
+entries to each other. Overlapping matches keep the longest ("Llama 2 70B" over "Llama").
+
+Matching runs on spaCy's blank English tokenizer only (no statistical model): ~2,500 docs/s.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any, Iterable
+
+LABELS = ("MODEL", "MODEL_FAMILY", "LAB", "PERSON", "ORG", "POLICY", "LICENSE", "PRODUCT")
+
+
+@dataclass(frozen=True)
+class GazetteerEntry:
+    id: str
+    label: str
+    name: str
+    aliases: tuple[str, ...] = ()
+    cased: tuple[str, ...] = ()
+    parent: str | None = None
+    org: str | None = None
+
+
+def load_gazetteer(path: str | Path | None = None) -> list[GazetteerEntry]:
+    """The bundled gazetteer (or another JSON Lines file in the same format)."""
+    if path is None:
+        text = resources.files("pipeline.nlp").joinpath("data/gazetteer.jsonl").read_text("utf-8")
+        where = "pipeline/nlp/data/gazetteer.jsonl"
+    else:
+        text = Path(path).read_text("utf-8")
+        where = str(path)
+    entries: list[GazetteerEntry] = []
+    seen: set[str] = set()
+    for n, line in enumerate(text.splitlines(), 1):
+        if not line.strip():
+            continue
+        raw = json.loads(line)
+        entry = GazetteerEntry(
+            id=raw["id"], label=raw["label"], name=raw.get("name") or raw["id"],
+            aliases=tuple(raw.get("aliases", ())), cased=tuple(raw.get("cased", ())),
+            parent=raw.get("parent"), org=raw.get("org"),
+        )
+        if entry.label not in LABELS:
+            raise ValueError(f"{where}:{n}: label {entry.label!r} is not one of {', '.join(LABELS)}")
+        if entry.id in seen:
+            raise ValueError(f"{where}:{n}: id {entry.id!r} appears twice")
+        seen.add(entry.id)
+        entries.append(entry)
+    return entries
+
+
+class EntityMatcher:
+    """Finds gazetteer entities in texts; one instance per process (building it takes ~0.2 s)."""
+
+    def __init__(self, entries: Iterable[GazetteerEntry] | None = None, nlp: Any = None):
+        import spacy
+        from spacy.matcher import PhraseMatcher
+
+        self.nlp = nlp or spacy.blank("en")
+        self.entries = {e.id: e for e in (entries if entries is not None else load_gazetteer())}
+        self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
+        self._orth = PhraseMatcher(self.nlp.vocab, attr="ORTH")
+        tok = self.nlp.tokenizer
+        for e in self.entries.values():
+            if e.aliases:
+                self._lower.add(e.id, list(tok.pipe(e.aliases)))
+            if e.cased:
+                self._orth.add(e.id, list(tok.pipe(e.cased)))
+
+    def _doc_entities(self, doc) -> list[dict[str, Any]]:
+        from spacy.tokens import Span
+        from spacy.util import filter_spans
+
+        matches = self._lower(doc) + self._orth(doc)
+        if not matches:
+            return []
+        spans = filter_spans([Span(doc, s, e, label=m) for m, s, e in matches])
+        out = []
+        for span in sorted(spans, key=lambda s: s.start):
+            entry = self.entries[span.label_]
+            out.append({"id": entry.id, "label": entry.label, "text": span.text,
+                        "start": span.start_char, "end": span.end_char})
+        return out
+
+    def find(self, text: str) -> list[dict[str, Any]]:
+        """Entities of one text: dicts with id, label, text, start, end (offsets into `text`)."""
+        return self._doc_entities(self.nlp.make_doc(text))
+
+    def find_many(self, texts: Iterable[str]) -> list[list[dict[str, Any]]]:
+        return [self._doc_entities(doc) for doc in self.nlp.tokenizer.pipe(texts)]
