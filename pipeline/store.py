@@ -99,6 +99,14 @@ class Store:
                 dt.load_as_version(target)
             except Exception as exc:  # delta-rs raises several types here
                 raise StoreError(f"table {name!r} has no version {target!r}: {exc}") from exc
+            if isinstance(target, (datetime, str)):  # delta-rs falls back to version 0 before the first commit
+                first = min(h["timestamp"] for h in dt.history())
+                when = target if isinstance(target, datetime) else datetime.fromisoformat(target)
+                if when.tzinfo is None:
+                    when = when.replace(tzinfo=UTC)
+                if when.timestamp() * 1000 < first:
+                    raise StoreError(f"table {name!r} has no version as of {when.isoformat()}: its first commit is "
+                                     f"{datetime.fromtimestamp(first / 1000, UTC).isoformat()}")
         return dt
 
     def version(self, name: str) -> int | None:
