@@ -17,6 +17,9 @@ DOWNLOAD_TIMEOUT = 30
 RETRY_ENABLED = True
 RETRY_TIMES = 2
 RETRY_HTTP_CODES = [500, 502, 503, 504, 522, 524, 408, 429]
+# The spider's errback logs the one error for a request that failed for good; Scrapy's own
+# "Gave up retrying" line would be a second one for the same URL.
+RETRY_GIVE_UP_LOG_LEVEL = "WARNING"
 COOKIES_ENABLED = False
 TELNETCONSOLE_ENABLED = False
 LOG_LEVEL = "INFO"
@@ -24,8 +27,9 @@ REQUEST_FINGERPRINTER_IMPLEMENTATION = "2.7"
 FEED_EXPORT_ENCODING = "utf-8"
 
 DOWNLOADER_MIDDLEWARES = {
-    # Honour Retry-After on 429/503 before the stock RetryMiddleware (550) sees the response.
-    "crawler.middlewares.RetryAfterMiddleware": 540,
+    # Honour Retry-After on 429/503 before the stock RetryMiddleware (550) sees the response:
+    # process_response runs from the highest number down, so this must be above 550.
+    "crawler.middlewares.RetryAfterMiddleware": 560,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.DeltaStorePipeline": 800,

@@ -8,7 +8,18 @@ import scrapy
 from scrapy.spidermiddlewares.httperror import HttpError
 from twisted.internet.error import DNSLookupError, TCPTimedOutError, TimeoutError
 
+try:  # Scrapy >= 2.14 raises its own download exceptions instead of Twisted's
+    from scrapy.exceptions import CannotResolveHostError, DownloadTimeoutError, ResponseDataLossError
+except ImportError:  # pragma: no cover - older Scrapy
+    CannotResolveHostError = DownloadTimeoutError = ResponseDataLossError = ()  # type: ignore[assignment,misc]
+from scrapy.exceptions import IgnoreRequest
+from twisted.web._newclient import ResponseFailed
+
 from pipeline.schema import Document
+
+
+def _tuple(exc) -> tuple:
+    return exc if isinstance(exc, tuple) else (exc,)
 
 
 class DebateSpider(scrapy.Spider):
@@ -48,10 +59,14 @@ class DebateSpider(scrapy.Spider):
         if failure.check(HttpError):
             response = failure.value.response
             self.report_error(response.url, f"HTTP {response.status}; skipped")
-        elif failure.check(DNSLookupError):
+        elif failure.check(DNSLookupError, *_tuple(CannotResolveHostError)):
             self.report_error(request.url, "DNS lookup failed; check the URL")
-        elif failure.check(TimeoutError, TCPTimedOutError):
+        elif failure.check(TimeoutError, TCPTimedOutError, *_tuple(DownloadTimeoutError)):
             self.report_error(request.url, "timed out; will be fetched again on the next crawl")
+        elif failure.check(ResponseFailed, *_tuple(ResponseDataLossError)):
+            self.report_error(request.url, "the response was cut off before its end (truncated body); skipped")
+        elif failure.check(IgnoreRequest):
+            self.report_error(request.url, f"skipped: {failure.getErrorMessage()}")
         else:
             self.report_error(request.url, f"fetch failed: {failure.getErrorMessage()}")
 
