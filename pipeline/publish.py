@@ -229,11 +229,15 @@ class FolderPublisher(Publisher):
                     continue
                 out.parent.mkdir(parents=True, exist_ok=True)
                 tmp = out.with_name(f".{out.name}{self.PARTIAL}")
-                with open(f.path, "rb") as src, open(tmp, "wb") as fh:
-                    shutil.copyfileobj(src, fh, 1 << 20)
-                    fh.flush()
-                    os.fsync(fh.fileno())
-                os.replace(tmp, out)
+                try:
+                    with open(f.path, "rb") as src, open(tmp, "wb") as fh:
+                        shutil.copyfileobj(src, fh, 1 << 20)
+                        fh.flush()
+                        os.fsync(fh.fileno())
+                    os.replace(tmp, out)
+                except BaseException:
+                    _unlink(tmp)
+                    raise
                 self._uploaded(f)
         except PermissionError as exc:
             raise PublishError(
@@ -701,9 +705,16 @@ class HubPublisher(Publisher):
         return f"publishing to {repo_id} failed ({type(exc).__name__}: {_first_line(exc)}). {tail}"
 
 
-def _first_line(exc: Exception) -> str:
-    text = str(exc).strip()
-    return text.splitlines()[0] if text else type(exc).__name__
+def _first_line(exc: BaseException) -> str:
+    """The first line of an error and of the errors that caused it (libraries wrap them)."""
+    lines, seen = [], 0
+    while exc is not None and seen < 4:
+        text = str(exc).strip()
+        line = text.splitlines()[0] if text else type(exc).__name__
+        if line not in lines:
+            lines.append(line)
+        exc, seen = exc.__cause__ or exc.__context__, seen + 1
+    return ": ".join(lines)
 
 
 PUBLISHERS: dict[str, type[Publisher]] = {"folder": FolderPublisher, "tar": TarPublisher, "s3": S3Publisher,

@@ -134,8 +134,10 @@ class ShardedParquetWriter:
     def write(self, table: pa.Table) -> None:
         if table.num_rows == 0:
             return
-        # Row groups small enough that one file cannot overshoot its limit by much.
-        step = max(1, min(table.num_rows, 1000))
+        # Row groups small enough that one file cannot overshoot its limit by much: at most a
+        # quarter of the limit each (Arrow's in-memory size overestimates the compressed size).
+        per_row = max(1, table.nbytes // table.num_rows)
+        step = max(1, min(table.num_rows, 1000, self.max_bytes // (4 * per_row)))
         for offset in range(0, table.num_rows, step):
             writer = self._writer or self._open()
             writer.write_table(table.slice(offset, step))
@@ -170,8 +172,11 @@ class Takedowns:
                 (urls if row["kind"] == "url" else authors).add(row["value"])
         return cls(urls, authors)
 
-    def blocks(self, url: str | None, author: str | None) -> bool:
-        return (url is not None and url in self.urls) or (author is not None and author in self.authors)
+    def blocks(self, url: str | None, author: str | None, pseudonym: str | None = None) -> bool:
+        """A URL or an author on the list; the author may be listed as crawled or by the pseudonym
+        a published snapshot shows (what a removal request will quote)."""
+        return ((url is not None and url in self.urls) or (author is not None and author in self.authors)
+                or (pseudonym is not None and pseudonym in self.authors))
 
 
 def current_model_version(store: Store) -> str | None:
@@ -211,24 +216,31 @@ def _entity_ids(entities: list[dict[str, Any]] | None) -> list[str]:
 
 
 def _document_rows(store: Store, versions: dict[str, int | None], model_version: str | None, key: bytes,
-                   takedowns: Takedowns, kept_ids: set[str]) -> Iterator[pa.Table]:
+                   takedowns: Takedowns, kept_ids: dict[str, str]) -> Iterator[pa.Table]:
+    """Snapshot rows of the documents; fills kept_ids with {doc_id: content_hash} of the published
+    documents that have text (whose passages may be published)."""
     cols = ["doc_id", "source", "platform", "kind", "url", "thread_id", "parent_id", "depth", "title", "text",
-            "author", "published_at", "language", "score", "deleted"]
+            "author", "published_at", "language", "score", "deleted", "content_hash"]
     for batch in store.iter_batches("documents", columns=cols, version=versions["documents"]):
         rows = batch.to_pylist()
         labels = _labels_for(store, versions.get("annotations"), model_version, "document", "doc_id",
                              [r["doc_id"] for r in rows])
         out = []
         for r in rows:
-            if takedowns.blocks(r["url"], r["author"]):
+            pseudonym = pseudonymise(r["author"], r["platform"], key)
+            if takedowns.blocks(r["url"], r["author"], pseudonym):
                 continue
-            lab = labels.get(r["doc_id"], {})
-            kept_ids.add(r["doc_id"])
+            # A tombstone keeps its place in the thread and nothing of the text it had: no
+            # passages, no labels or entities computed from that text.
+            lab = {} if r["deleted"] else labels.get(r["doc_id"], {})
+            if not r["deleted"]:
+                kept_ids[r["doc_id"]] = r.pop("content_hash")
+            r.pop("content_hash", None)
             out.append({
                 **r,
                 "title": mask_contacts(r["title"]),
                 "text": None if r["deleted"] else mask_contacts(r["text"]),
-                "author": pseudonymise(r["author"], r["platform"], key),
+                "author": pseudonym,
                 "language": lab.get("language") or r["language"],
                 "duplicate_of": lab.get("duplicate_of"), "duplicate_kind": lab.get("duplicate_kind"),
                 **{k: lab.get(k) for k in ("release", "release_prob", "moderation", "moderation_prob",
@@ -241,12 +253,15 @@ def _document_rows(store: Store, versions: dict[str, int | None], model_version:
 
 
 def _passage_rows(store: Store, versions: dict[str, int | None], model_version: str | None,
-                  kept_ids: set[str]) -> Iterator[pa.Table]:
+                  kept_ids: dict[str, str]) -> Iterator[pa.Table]:
     if versions.get("passages") is None:
         return
     for batch in store.iter_batches("passages", version=versions["passages"],
-                                    columns=["passage_id", "doc_id", "seq", "start", "end", "text"]):
-        rows = [r for r in batch.to_pylist() if r["doc_id"] in kept_ids]
+                                    columns=["passage_id", "doc_id", "seq", "start", "end", "text", "content_hash"]):
+        # Only passages cut from the text the document has now: those of an edited or deleted
+        # text would publish what its author took back.
+        rows = [r for r in batch.to_pylist() if r["doc_id"] in kept_ids
+                and (r.pop("content_hash") or kept_ids[r["doc_id"]]) == kept_ids[r["doc_id"]]]
         labels = _labels_for(store, versions.get("annotations"), model_version, "passage", "passage_id",
                              [r["passage_id"] for r in rows])
         out = []
@@ -375,7 +390,7 @@ def create_snapshot(store: Store, name: str, *, privacy: dict[str, Any] | None =
     if tmp.exists():
         shutil.rmtree(tmp)
     try:
-        kept: set[str] = set()
+        kept: dict[str, str] = {}
         files: dict[str, list[Path]] = {}
         doc_writer = ShardedParquetWriter(tmp / "data" / "documents", SNAPSHOT_DOCUMENTS, max_bytes)
         for part in _document_rows(store, versions, model_version, key, takedowns, kept):
@@ -401,6 +416,7 @@ def create_snapshot(store: Store, name: str, *, privacy: dict[str, Any] | None =
             "summary": summary,
             "evaluation": model_evaluation(store, model_version),
             "privacy": {"authors": "pseudonymised (HMAC-SHA256, keyed)", "contacts": "e-mail and phone masked",
+                        "key_id": pseudonymise("debatelake-key-check", "key", key),
                         "takedowns": {"urls": len(takedowns.urls), "authors": len(takedowns.authors)}},
             "files": {t: [str(p.relative_to(tmp)) for p in ps] for t, ps in files.items()},
             "diff": _diff(previous, prev_docs, docs, summary),
