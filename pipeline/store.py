@@ -9,6 +9,7 @@ from __future__ import annotations
 import fcntl
 import json
 import os
+import re
 import time
 import uuid
 from contextlib import contextmanager
@@ -137,8 +138,7 @@ class Store:
         if not self.exists(name):
             return
         ds = self.table(name, version=version).to_pyarrow_dataset()
-        yield from ds.to_batches(columns=list(columns) if columns else None, filter=filter,
-                                 batch_size=batch_size, use_threads=False)
+        yield from _batches(ds, columns=columns, filter=filter, batch_size=batch_size)
 
     def count(self, name: str, version: int | None = None) -> int:
         if not self.exists(name):
@@ -280,7 +280,36 @@ class Store:
 
 
 def _scan(dataset: pads.Dataset, columns: Sequence[str] | None = None, filter: pc.Expression | None = None) -> pa.Table:
-    return dataset.to_table(columns=list(columns) if columns else None, filter=filter, use_threads=False)
+    if filter is None:
+        return dataset.to_table(columns=list(columns) if columns else None, use_threads=False)
+    batches = list(_batches(dataset, columns, filter))
+    return pa.Table.from_batches(batches, schema=None if batches else _project(dataset.schema, columns))
+
+
+def _project(schema: pa.Schema, columns: Sequence[str] | None) -> pa.Schema:
+    return pa.schema([schema.field(c) for c in columns]) if columns else schema
+
+
+def _batches(dataset: pads.Dataset, columns: Sequence[str] | None = None, filter: pc.Expression | None = None,
+             batch_size: int = 65536) -> Iterator[pa.RecordBatch]:
+    """Single-threaded batches; a filter is applied to each batch after reading, never pushed down.
+
+    Files that delta-rs merges write keep string columns as string_view, and pyarrow cannot compare
+    string_view statistics when it pushes a string filter down to the Parquet files ("Function
+    'greater_equal' has no kernel matching input types (string, string_view)"; delta-rs #4579).
+    Once read, the batches have the table's string type and filter fine in memory."""
+    cols = list(columns) if columns else None
+    if filter is None:
+        yield from dataset.to_batches(columns=cols, batch_size=batch_size, use_threads=False)
+        return
+    needed = cols
+    if cols is not None:  # the filter's own columns too: pyarrow prints field references as bare names
+        text = str(filter)
+        needed = cols + [n for n in dataset.schema.names
+                         if n not in cols and re.search(rf"(?<![\w.]){re.escape(n)}(?!\w)", text)]
+    for batch in dataset.to_batches(columns=needed, batch_size=batch_size, use_threads=False):
+        kept = pads.dataset(pa.Table.from_batches([batch])).to_table(columns=cols, filter=filter, use_threads=False)
+        yield from kept.to_batches()
 
 
 def new_run_id(command: str) -> str:

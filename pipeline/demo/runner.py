@@ -63,7 +63,7 @@ max_pages = 1000
 [[sources]]
 name = "demo-hn"
 spider = "hackernews"
-base_url = "{site.hn_url}/api/v1"
+base_url = "{site.hn_api_url}"
 endpoint = "search_by_date"
 tags = "story"
 since = "2024-01-01"

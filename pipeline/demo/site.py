@@ -1392,7 +1392,7 @@ class DemoSite:
         return self.base_url
 
     @property
-    def hn_url(self) -> str:
+    def hn_api_url(self) -> str:
         return self.base_url + HackerNews.PREFIX
 
     @property
