@@ -324,3 +324,59 @@ def aggregate(passage_labels: Sequence[PassageLabels], passage_ids: Sequence[str
         evidence.append({"axis": f"topic:{t}", "passage_id": ids[i], "label": t, "prob": topic_probs[t],
                          "sentence": labels[i].evidence.get(f"topic:{t}", "")})
     return DocLabels(topics=topics, topic_probs=topic_probs, evidence=evidence, passage_ids=ids, **fields)
+
+
+# --------------------------------------------------------------------------- calibrated heads
+def _softmax(z: np.ndarray) -> np.ndarray:
+    z = z - z.max(axis=1, keepdims=True)
+    e = np.exp(z)
+    return e / e.sum(axis=1, keepdims=True)
+
+
+def _scores(model: Any, X) -> np.ndarray:
+    d = np.asarray(model.decision_function(X), dtype=float)
+    return np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d
+
+
+class TemperatureScaled:
+    """A multi-class linear model whose scores are calibrated by one temperature, fitted on
+    out-of-fold scores (keeps the model's decisions; makes its probabilities honest)."""
+
+    def __init__(self, model: Any, temperature: float = 1.0):
+        self.model = model
+        self.temperature = float(temperature)
+        self.classes_ = model.classes_
+
+    def predict_proba(self, X) -> np.ndarray:
+        return _softmax(_scores(self.model, X) / self.temperature)
+
+    def predict(self, X) -> np.ndarray:
+        return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class PlattScaled:
+    """A binary linear model calibrated by Platt scaling fitted on out-of-fold scores."""
+
+    def __init__(self, model: Any, a: float = 1.0, b: float = 0.0):
+        self.model = model
+        self.a, self.b = float(a), float(b)
+        self.classes_ = np.array([0, 1])
+
+    def predict_proba(self, X) -> np.ndarray:
+        d = np.asarray(self.model.decision_function(X), dtype=float)
+        p = 1.0 / (1.0 + np.exp(-(self.a * d + self.b)))
+        return np.column_stack([1 - p, p])
+
+
+class ConstantBinary:
+    """A topic no training passage has (or every one has): a fixed probability."""
+
+    def __init__(self, p: float):
+        self.p = float(p)
+        self.classes_ = np.array([0, 1])
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.full(X.shape[0], np.log(max(self.p, 1e-6) / max(1 - self.p, 1e-6)))
+
+    def predict_proba(self, X) -> np.ndarray:
+        return np.column_stack([np.full(X.shape[0], 1 - self.p), np.full(X.shape[0], self.p)])

@@ -330,5 +330,12 @@ class MajorityBaseline:
         counts = Counter(t for r in rows for t in r.get("topics", []))
         self.topics = [t for t in TOPICS if rows and counts[t] > len(rows) / 2]
 
+    @classmethod
+    def from_counts(cls, label_counts: dict[str, dict[str, int]], topic_counts: dict[str, int], rows: int) -> "MajorityBaseline":
+        self = cls([])
+        self.labels = {ax: max(label_counts[ax].items(), key=lambda kv: (kv[1], kv[0]))[0] for ax in AXES}
+        self.topics = [t for t in TOPICS if topic_counts.get(t, 0) > rows / 2]
+        return self
+
     def predict(self, texts: list[str]) -> list[dict]:
         return [{**self.labels, "topics": list(self.topics)} for _ in texts]

@@ -1,0 +1,79 @@
+"""`debatelake evaluate`: measure the current model against a gold file, beside two baselines.
+
+For each stance axis: macro-F1, per-class precision/recall/F1 and the confusion matrix; topics:
+micro- and macro-F1 (and per topic); tone: macro-F1 (and the same detail). Baselines: the
+majority class of the training data and the keyword/lexicon rules of `rules.py`.
+"""
+from __future__ import annotations
+
+import os
+from typing import Any, Sequence
+
+import numpy as np
+from sklearn.metrics import confusion_matrix, f1_score, precision_recall_fscore_support
+
+from .rules import AXES, TOPICS, KeywordBaseline, MajorityBaseline
+from .train import load_training, read_gold
+
+# Report keys: the tone axis is `sentiment` in the data and `tone` in the report.
+REPORT_AXES = (("release", "release"), ("moderation", "moderation"), ("tone", "sentiment"))
+
+
+def axis_report(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:
+    labels = list(labels)
+    p, r, f, s = precision_recall_fscore_support(gold, pred, labels=labels, zero_division=0)
+    return {
+        "macro_f1": float(f1_score(gold, pred, labels=labels, average="macro", zero_division=0)),
+        "accuracy": float(np.mean([g == q for g, q in zip(gold, pred)])) if len(gold) else 0.0,
+        "per_class": {lab: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                      for i, lab in enumerate(labels)},
+        "labels": labels,
+        "confusion": confusion_matrix(gold, pred, labels=labels).tolist(),  # rows: gold, columns: predicted
+    }
+
+
+def topics_report(gold: Sequence[Sequence[str]], pred: Sequence[Sequence[str]]) -> dict[str, Any]:
+    Y = np.array([[int(t in g) for t in TOPICS] for g in gold]).reshape(-1, len(TOPICS))
+    P = np.array([[int(t in q) for t in TOPICS] for q in pred]).reshape(-1, len(TOPICS))
+    p, r, f, s = precision_recall_fscore_support(Y, P, zero_division=0)
+    return {
+        "micro_f1": float(f1_score(Y, P, average="micro", zero_division=0)),
+        "macro_f1": float(f1_score(Y, P, average="macro", zero_division=0)),
+        "per_topic": {t: {"precision": float(p[i]), "recall": float(r[i]), "f1": float(f[i]), "support": int(s[i])}
+                      for i, t in enumerate(TOPICS)},
+    }
+
+
+def score(gold_rows: list[dict], predictions: list[dict]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for key, axis in REPORT_AXES:
+        out[key] = axis_report([g[axis] for g in gold_rows], [p[axis] for p in predictions], AXES[axis])
+    out["topics"] = topics_report([g["topics"] for g in gold_rows], [p["topics"] for p in predictions])
+    return out
+
+
+def evaluate(gold_path: str | os.PathLike[str], root: str | os.PathLike[str] | None = None,
+             labeler=None, extra: Sequence[str] = ()) -> dict[str, Any]:
+    """Score the model (and both baselines) on a gold file."""
+    from .model import Labeler
+
+    gold = read_gold(gold_path)
+    if not gold:
+        raise ValueError(f"{gold_path}: no gold rows")
+    labeler = labeler or Labeler.load(root)
+    texts = [g["text"] for g in gold]
+    preds = [{"release": p.release, "moderation": p.moderation, "sentiment": p.sentiment, "topics": p.topics}
+             for p in labeler.predict_passages(texts)]
+    report = score(gold, preds)
+    meta = getattr(labeler, "meta", {}) or {}
+    if meta.get("label_counts") and meta.get("rows"):
+        majority = MajorityBaseline.from_counts(meta["label_counts"], meta.get("topic_counts", {}), meta["rows"])
+    else:
+        majority = MajorityBaseline(load_training(extra)[0])
+    report["baselines"] = {
+        "majority": score(gold, majority.predict(texts)),
+        "keyword": score(gold, KeywordBaseline().predict(texts)),
+    }
+    report["model_version"] = labeler.version
+    report["gold"] = {"file": str(gold_path), "rows": len(gold)}
+    return report
