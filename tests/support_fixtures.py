@@ -61,7 +61,8 @@ def cassette(path: Path) -> list[Interaction]:
     for it in data["interactions"]:
         req, resp = it["request"], it["response"]
         parts = urlsplit(req["uri"])
-        form_text = (req.get("body") or {}).get("string") or ""
+        body = req.get("body") or ""
+        form_text = body.get("string") or "" if isinstance(body, dict) else body
         headers = {k.lower(): v for k, v in (resp.get("headers") or {}).items()}
         ctype = headers.get("content-type", [JSON])
         out.append(Interaction(
