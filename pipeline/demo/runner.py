@@ -124,8 +124,9 @@ class DemoResult:
         return self.documents_version_after != self.documents_version_before
 
 
-def _process(root: str, console: Console) -> tuple[bool, str | None]:
-    """Run pipeline.nlp.process.process(root) if that step exists yet."""
+def _process(root: str, config: str, console: Console) -> tuple[bool, str | None]:
+    """Run pipeline.nlp.process.process(root) if that step exists in this build; it labels only
+    what has no labels yet, so a second demo run processes nothing."""
     try:
         module = importlib.import_module("pipeline.nlp.process")
     except ModuleNotFoundError as exc:
@@ -135,10 +136,23 @@ def _process(root: str, console: Console) -> tuple[bool, str | None]:
     fn = getattr(module, "process", None)
     if not callable(fn):
         return False, "processing skipped: pipeline.nlp.process has no process() function"
+    params = inspect.signature(fn).parameters
     kwargs: dict[str, Any] = {}
-    if "console" in inspect.signature(fn).parameters:
+    if "config" in params:
+        kwargs["config"] = config
+    if "console" in params:
         kwargs["console"] = console
-    fn(root, **kwargs)
+    try:
+        with console.status("processing: cleaning, language, passages, labels ..."):
+            report = fn(root, **kwargs)
+    except Exception as exc:  # a missing trained model is a note for the demo, not a failure
+        if type(exc).__name__ != "ModelMissing":
+            raise
+        return False, f"processing skipped: {exc}"
+    if report is not None and hasattr(report, "processed"):
+        console.print(f"processed {report.processed} documents with model {getattr(report, 'model_version', '?')}: "
+                      f"{getattr(report, 'passages_written', 0)} passages, "
+                      f"{getattr(report, 'annotations_written', 0)} annotation rows", highlight=False)
     return True, None
 
 
@@ -171,12 +185,8 @@ def run_demo(root: str, port: int | None = None, console: Console | None = None,
     finally:
         site.stop()
     after = store.version("documents")
-    notes = []
-    processed = False
-    if after != before or not store.exists("annotations"):
-        processed, note = _process(store.root, console)
-        if note:
-            notes.append(note)
+    processed, note = _process(store.root, str(path), console)
+    notes = [note] if note else []
     return DemoResult(store.root, str(path), site.base_url, run_ids, before, after, processed, notes)
 
 
