@@ -235,6 +235,7 @@ def croissant(manifest: dict[str, Any], folder: Path, publish: dict[str, Any]) -
         "dct": "http://purl.org/dc/terms/",
         "citeAs": "cr:citeAs", "column": "cr:column", "conformsTo": "dct:conformsTo",
         "data": {"@id": "cr:data", "@type": "@json"}, "dataType": {"@id": "cr:dataType", "@type": "@vocab"},
+        "equivalentProperty": "cr:equivalentProperty", "samplingRate": "cr:samplingRate",
         "examples": {"@id": "cr:examples", "@type": "@json"}, "extract": "cr:extract", "field": "cr:field",
         "fileObject": "cr:fileObject", "fileProperty": "cr:fileProperty", "fileSet": "cr:fileSet",
         "format": "cr:format", "includes": "cr:includes", "isLiveDataset": "cr:isLiveDataset",

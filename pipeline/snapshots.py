@@ -115,8 +115,14 @@ def read_snapshot_table(store: Store, name: str, table: str, columns: Iterable[s
 
 # --------------------------------------------------------------------------- writing
 class ShardedParquetWriter:
-    """Writes record batches to part-00000.parquet, part-00001.parquet, ... starting a new file
-    once the current one reaches `max_bytes` (so no published file is unwieldy)."""
+    """Writes record batches to part-00000.parquet, part-00001.parquet, ... keeping each file under
+    `max_bytes` (so no published file is unwieldy).
+
+    Before each row group it predicts the file's size: bytes written so far, the next rows at the
+    compressed size measured on the rows already written, and the footer (which grows with every
+    row group and is written only at close). A new file starts when the next row would not fit."""
+
+    MAX_ROWS_PER_GROUP = 1000
 
     def __init__(self, folder: Path, schema: pa.Schema, max_bytes: int):
         self.folder, self.schema, self.max_bytes = folder, schema, max_bytes
@@ -124,31 +130,47 @@ class ShardedParquetWriter:
         self.files: list[Path] = []
         self.rows = 0
         self._writer: pq.ParquetWriter | None = None
+        self._sink: pa.NativeFile | None = None
+        self._groups = 0  # row groups in the open file
+        self._row_bytes: float | None = None  # compressed bytes per row, measured
+        self._footer_per_group = 400.0 * len(schema)  # refined from each closed file
 
     def _open(self) -> pq.ParquetWriter:
         path = self.folder / f"part-{len(self.files):05d}.parquet"
         self.files.append(path)
-        self._writer = pq.ParquetWriter(path, self.schema, compression="zstd")
+        self._sink = pa.OSFile(str(path), "wb")
+        self._writer = pq.ParquetWriter(self._sink, self.schema, compression="zstd")
+        self._groups = 0
         return self._writer
 
     def write(self, table: pa.Table) -> None:
-        if table.num_rows == 0:
-            return
-        # Row groups small enough that one file cannot overshoot its limit by much: at most a
-        # quarter of the limit each (Arrow's in-memory size overestimates the compressed size).
-        per_row = max(1, table.nbytes // table.num_rows)
-        step = max(1, min(table.num_rows, 1000, self.max_bytes // (4 * per_row)))
-        for offset in range(0, table.num_rows, step):
+        offset = 0
+        while offset < table.num_rows:
             writer = self._writer or self._open()
-            writer.write_table(table.slice(offset, step))
-            self.rows += min(step, table.num_rows - offset)
-            if self.files[-1].stat().st_size >= self.max_bytes:
+            per_row = self._row_bytes or max(1.0, table.nbytes / table.num_rows)  # in memory: an overestimate
+            room = self.max_bytes - self._sink.tell() - self._footer_per_group * (self._groups + 1)
+            if self._groups and room < per_row:
                 self.close()
+                continue
+            # at most a quarter of a file per row group, so a wrong guess overshoots by little
+            n = int(max(1, min(room, self.max_bytes / 4) // per_row))
+            n = min(n, self.MAX_ROWS_PER_GROUP, table.num_rows - offset)
+            before = self._sink.tell()
+            writer.write_table(table.slice(offset, n))
+            self._groups += 1
+            self._row_bytes = max(1.0, (self._sink.tell() - before) / n)
+            offset += n
+            self.rows += n
 
     def close(self) -> None:
         if self._writer is not None:
+            before = self._sink.tell()
             self._writer.close()
-            self._writer = None
+            self._sink.close()
+            footer = self.files[-1].stat().st_size - before
+            if self._groups:  # includes the fixed part of the footer: errs on the small side
+                self._footer_per_group = footer / self._groups
+            self._writer = self._sink = None
 
     def finish(self) -> list[Path]:
         self.close()

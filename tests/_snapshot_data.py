@@ -110,3 +110,17 @@ def cli(*args: str, env: dict | None = None, cwd: Path | None = None) -> subproc
     full_env.setdefault("COLUMNS", "200")
     return subprocess.run([sys.executable, "-c", "from pipeline.cli import main; main()", *args],
                           capture_output=True, text=True, env=full_env, cwd=cwd or REPO, timeout=120)
+
+
+def invoke(*args: str, env: dict | None = None):
+    """Run `debatelake ARGS` in this process (typer's CliRunner); .stdout / .stderr / .exit_code."""
+    from typer.testing import CliRunner
+
+    from pipeline.cli import app
+
+    return CliRunner().invoke(app, list(args), env=env)
+
+
+def flat(text: str) -> str:
+    """Output without the line breaks the terminal renderer adds."""
+    return "".join(text.split())

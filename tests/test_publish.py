@@ -25,6 +25,7 @@ from pipeline.snapshots import create_snapshot, read_checksums, sha256_file, sna
 from pipeline.store import Store
 
 PRIVACY = {"key": KEY}
+pytestmark = pytest.mark.filterwarnings("ignore:Use 'content=<...>':DeprecationWarning")  # huggingface_hub -> httpx
 NAME = "2026-03"
 
 
