@@ -41,7 +41,7 @@ def snap(tmp_path_factory):
     """A data root with one snapshot sharded into several files (tiny --max-file-mb)."""
     root = tmp_path_factory.mktemp("pubroot") / "data"
     store = build_root(root)
-    create_snapshot(store, NAME, privacy=PRIVACY, max_file_mb=0.004)
+    create_snapshot(store, NAME, privacy=PRIVACY, max_file_mb=0.012)
     folder = snapshot_path(store, NAME)
     sums = read_checksums(folder)
     assert sum(1 for rel in sums if rel.startswith("data/documents/")) >= 3  # really sharded

@@ -22,7 +22,7 @@ from pipeline.privacy import ENV_KEY
 from pipeline.snapshots import SnapshotError, create_snapshot, read_checksums, snapshot_path
 from pipeline.store import Store
 
-MAX_MB = 0.004
+MAX_MB = 0.012
 
 
 def checksum(path: Path) -> str:
