@@ -23,7 +23,10 @@ import html
 import json
 import math
 import re
+from collections import Counter
 from dataclasses import dataclass, field
+from functools import cached_property
+from itertools import islice
 from datetime import datetime, timedelta
 from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
@@ -307,6 +310,7 @@ class Blog:
     def __init__(self, content: DemoContent):
         self.posts = content.posts
         self.by_path = {p.path: p for p in self.posts}
+        self.position = {p.path: i for i, p in enumerate(self.posts)}
         self.tags: dict[str, list[Post]] = {}
         self.authors: dict[str, list[Post]] = {}
         for p in self.posts:
@@ -506,15 +510,20 @@ class Blog:
                 '<urlset xmlns="http://www.sitemaps.org/schemas/sitemap/0.9">\n' + urls + "\n</urlset>\n")
 
     # ------------------------------------------------------------ HTML
-    def page(self, title: str, main: str, base: str, head: str = "", body_class: str = "page") -> str:
+    @cached_property
+    def sidebar(self) -> tuple[str, str, str]:
+        """Recent posts, tag cloud and monthly archive: the same on every page."""
         e = html.escape
         recent = "".join(f'<li><a href="{p.path}">{e(p.title)}</a></li>' for p in self.posts[:5])
         tags = " ".join(f'<a class="tag-cloud-link" href="/tag/{slug}/">{e(name)}</a>'
                         for slug, name in sorted(self.tag_names.items())[:30])
-        months: dict[str, int] = {}
-        for p in self.posts:
-            months[f"{p.published:%B %Y}"] = months.get(f"{p.published:%B %Y}", 0) + 1
+        months = Counter(f"{p.published:%B %Y}" for p in self.posts)
         archive = "".join(f"<li>{m} <span class=\"count\">({n})</span></li>" for m, n in list(months.items())[:12])
+        return recent, tags, archive
+
+    def page(self, title: str, main: str, base: str, head: str = "", body_class: str = "page") -> str:
+        e = html.escape
+        recent, tags, archive = self.sidebar
         return f"""<!DOCTYPE html>
 <html lang="en-GB">
 <head>
@@ -595,9 +604,9 @@ this banner. <button onclick="consent('ok')">Fine</button> <a href="/about/#priv
 {"".join(f'<meta property="article:tag" content="{e(t)}">' for t in p.tags)}
 <meta name="twitter:card" content="summary">
 <script type="application/ld+json">{ld}</script>"""
-        i = self.posts.index(p)
+        i = self.position[p.path]
         newer, older = (self.posts[i - 1] if i > 0 else None), (self.posts[i + 1] if i + 1 < len(self.posts) else None)
-        related = [q for q in self.posts if q is not p and set(q.tags) & set(p.tags)][:3]
+        related = list(islice((q for q in self.posts if q is not p and set(q.tags) & set(p.tags)), 3))
         share = quote(url, safe="")
         body = "\n".join(f"<p>{e(par)}</p>" for par in p.paragraphs)
         tags = ", ".join(f'<a href="/tag/{_slugify(t)}/" rel="tag">{e(t)}</a>' for t in p.tags)
