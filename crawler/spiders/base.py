@@ -55,20 +55,23 @@ class DebateSpider(scrapy.Spider):
             stats.set_value("debatelake/error_messages", messages)
 
     def errback(self, failure) -> None:
+        self.report_error(*self.failure_message(failure))
+
+    def failure_message(self, failure) -> tuple[str, str]:
+        """(URL, what went wrong) for a failed request, as errback reports it."""
         request = failure.request
         if failure.check(HttpError):
             response = failure.value.response
-            self.report_error(response.url, f"HTTP {response.status}; skipped")
-        elif failure.check(DNSLookupError, *_tuple(CannotResolveHostError)):
-            self.report_error(request.url, "DNS lookup failed; check the URL")
-        elif failure.check(TimeoutError, TCPTimedOutError, *_tuple(DownloadTimeoutError)):
-            self.report_error(request.url, "timed out; will be fetched again on the next crawl")
-        elif failure.check(ResponseFailed, *_tuple(ResponseDataLossError)):
-            self.report_error(request.url, "the response was cut off before its end (truncated body); skipped")
-        elif failure.check(IgnoreRequest):
-            self.report_error(request.url, f"skipped: {failure.getErrorMessage()}")
-        else:
-            self.report_error(request.url, f"fetch failed: {failure.getErrorMessage()}")
+            return response.url, f"HTTP {response.status}; skipped"
+        if failure.check(DNSLookupError, *_tuple(CannotResolveHostError)):
+            return request.url, "DNS lookup failed; check the URL"
+        if failure.check(TimeoutError, TCPTimedOutError, *_tuple(DownloadTimeoutError)):
+            return request.url, "timed out; will be fetched again on the next crawl"
+        if failure.check(ResponseFailed, *_tuple(ResponseDataLossError)):
+            return request.url, "the response was cut off before its end (truncated body); skipped"
+        if failure.check(IgnoreRequest):
+            return request.url, f"skipped: {failure.getErrorMessage()}"
+        return request.url, f"fetch failed: {failure.getErrorMessage()}"
 
     def parse_json(self, response) -> Any | None:
         """Decode a JSON body, or report why not and return None."""
