@@ -53,9 +53,13 @@ _EMAIL_OBFUSCATED = re.compile(
 # Candidate numbers: an optional +country code or (area) and two to five digit groups.
 # `_phone_or_keep` then keeps lists of scores, dates, versions and ids as they are.
 _PHONE = re.compile(
-    r"(?<![\w/.,-])(?:\+\d{1,3}[\s.-]?)?(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/-])"
+    r"(?<![\w/.,-])(?:\+\d{1,3}[\s.-]?)?(?:1[\s.-](?=\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}))?"
+    r"(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/-])"
 )
-_NANP = re.compile(r"\d{3}[\s.-]\d{3,4}(?:[\s.-]\d{4})?")
+# International numbers written with their + prefix: groups of any length (+49 30 12345678, +33 1 23 45 67 89).
+_PHONE_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?(?:\(\d{1,5}\)|\d{1,8})){1,6}(?![\w/-]|[.,]\d)")
+_NANP = re.compile(r"(?:1[\s.-](?=\d{3}[\s.-]\d{3}[\s.-]\d{4}))?\d{3}[\s.-]\d{3,4}(?:[\s.-]\d{4})?")
+_FR = re.compile(r"0\d(?:[\s.-]\d{2}){4}")  # 06 12 34 56 78
 
 
 def mask_contacts(text: str | None) -> str | None:
@@ -64,7 +68,18 @@ def mask_contacts(text: str | None) -> str | None:
         return text
     text = _EMAIL.sub("[email]", text)
     text = _EMAIL_OBFUSCATED.sub("[email]", text)
+    text = _PHONE_INTL.sub(_intl_or_keep, text)
     return _PHONE.sub(_phone_or_keep, text)
+
+
+def _intl_or_keep(match: re.Match[str]) -> str:
+    raw = match.group(0)
+    if not 8 <= len(re.sub(r"\D", "", raw)) <= 15:
+        return raw
+    tokens = raw.split()
+    if len(tokens) >= 2 and all(re.fullmatch(r"\+?\d+\.\d+", t) for t in tokens):
+        return raw  # signed decimals (+12.5 13.4 14.2): scores, not a number to call
+    return "[phone]"
 
 
 def _phone_or_keep(match: re.Match[str]) -> str:
@@ -77,6 +92,8 @@ def _phone_or_keep(match: re.Match[str]) -> str:
     if re.fullmatch(r"(19|20)\d{2}[-./]\d{1,2}[-./]\d{1,2}", raw):
         return raw  # a date
     separators = set(re.findall(r"[\s.-]", raw))
+    if _FR.fullmatch(raw) and len(separators) == 1:
+        return "[phone]"
     if _NANP.fullmatch(raw) and (separators <= {"-"} or separators <= {"."} or len(digits) >= 10):
         return "[phone]"
     if separators <= {"-"} and len(digits) >= 9:

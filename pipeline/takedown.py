@@ -2,28 +2,61 @@
 request, purge them from the tables and their history."""
 from __future__ import annotations
 
+import re
 from datetime import datetime
 from typing import Any
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from .privacy import PrivacyKeyMissing, pseudonym_key, pseudonymise
 from .schema import TAKEDOWNS, UTC
 from .store import Store
+
+
+_PSEUDONYM = re.compile(r"user_[0-9a-f]{16}")  # as pipeline.privacy.pseudonymise writes them
 
 
 def kind_of(value: str) -> str:
     return "url" if "://" in value else "author"
 
 
-def add(store: Store, value: str, reason: str | None = None) -> dict[str, Any]:
+def add(store: Store, value: str, reason: str | None = None,
+        privacy: dict[str, Any] | None = None) -> dict[str, Any]:
+    """List a URL or an author. An author may be given by the pseudonym a snapshot published; with
+    the key at hand (`privacy` or the environment), the crawled names behind it are listed too, so
+    that the takedown holds after a change of key. The returned row says which in `resolved`."""
     value = value.strip()
     if not value:
         raise ValueError("give a URL or an author name to take down")
-    row = {"kind": kind_of(value), "value": value, "added_at": datetime.now(UTC), "reason": reason}
+    now = datetime.now(UTC)
+    row = {"kind": kind_of(value), "value": value, "added_at": now, "reason": reason}
+    rows = [row]
+    resolved: list[str] = []
+    if row["kind"] == "author" and _PSEUDONYM.fullmatch(value):
+        try:
+            key = pseudonym_key(privacy)
+        except PrivacyKeyMissing:
+            key = None
+        if key is not None:
+            resolved = sorted(_authors_behind(store, {value}, key))
+            note = f"behind pseudonym {value}" + (f": {reason}" if reason else "")
+            rows += [{"kind": "author", "value": a, "added_at": now, "reason": note} for a in resolved]
     with store.lock("takedown add"):
-        store.upsert("takedowns", pa.Table.from_pylist([row], schema=TAKEDOWNS), {"step": "takedown add"})
-    return row
+        store.upsert("takedowns", pa.Table.from_pylist(rows, schema=TAKEDOWNS), {"step": "takedown add"})
+    return {**row, "resolved": resolved}
+
+
+def _authors_behind(store: Store, pseudonyms: set[str], key: bytes) -> set[str]:
+    """Crawled author names whose pseudonym (under `key`) is one of `pseudonyms`."""
+    if not pseudonyms or not store.exists("documents"):
+        return set()
+    found = set()
+    for batch in store.iter_batches("documents", columns=["author", "platform"]):
+        for author, platform in zip(batch.column("author").to_pylist(), batch.column("platform").to_pylist()):
+            if author and pseudonymise(author, platform, key) in pseudonyms:
+                found.add(author)
+    return found
 
 
 def entries(store: Store) -> list[dict[str, Any]]:
@@ -34,16 +67,32 @@ def _sql_list(values: list[str]) -> str:
     return ", ".join("'" + v.replace("'", "''") + "'" for v in values)
 
 
-def purge(store: Store) -> dict[str, Any]:
+def _forget_log(dt: Any) -> None:
+    """Checkpoint, then delete the transaction log before it: its commits keep each old file's
+    column statistics (min/max of text, author, url), which quote the purged rows. The log
+    retention is set to zero for the cleanup only, then put back."""
+    retention = dt.metadata().configuration.get("delta.logRetentionDuration") or "interval 30 days"
+    dt.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"}, raise_if_not_exists=False)
+    dt.create_checkpoint()
+    dt.cleanup_metadata()
+    dt.alter.set_table_properties({"delta.logRetentionDuration": retention}, raise_if_not_exists=False)
+
+
+def purge(store: Store, privacy: dict[str, Any] | None = None) -> dict[str, Any]:
     """Delete every taken-down document from documents, passages and annotations, then vacuum
     with zero retention so that no older table version can bring them back. Time travel to
-    versions before the purge stops working: that is the point of a real deletion."""
+    versions before the purge stops working: that is the point of a real deletion.
+
+    An author may be listed by the pseudonym a published snapshot shows; those are resolved with
+    the pseudonymisation key (`privacy`: the config's [privacy] section, or the environment)."""
     items = entries(store)
     urls = [e["value"] for e in items if e["kind"] == "url"]
     authors = [e["value"] for e in items if e["kind"] == "author"]
+    pseudonyms = {a for a in authors if _PSEUDONYM.fullmatch(a)}
     report: dict[str, Any] = {"documents": 0, "passages": 0, "annotations": 0, "files_removed": 0}
     if not items or not store.exists("documents"):
         return report
+    key = pseudonym_key(privacy) if pseudonyms else None  # before any change: raises if the key is missing
     with store.lock("takedown purge"):
         flt = None
         if urls:
@@ -52,6 +101,11 @@ def purge(store: Store) -> dict[str, Any]:
             by_author = pc.field("author").isin(pa.array(authors, pa.string()))
             flt = by_author if flt is None else flt | by_author
         doc_ids = store.read("documents", columns=["doc_id"], filter=flt).column("doc_id").to_pylist()
+        if key is not None:
+            rows = store.read("documents", columns=["doc_id", "author", "platform"]).to_pylist()
+            seen = set(doc_ids)
+            doc_ids += [r["doc_id"] for r in rows if r["doc_id"] not in seen and r["author"]
+                        and pseudonymise(r["author"], r["platform"], key) in pseudonyms]
         if doc_ids:
             ids = _sql_list(doc_ids)
             for table in ("documents", "passages", "annotations"):
@@ -63,7 +117,7 @@ def purge(store: Store) -> dict[str, Any]:
                 dt = store.table(table)
                 removed = dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)
                 report["files_removed"] += len(removed)
-                dt.create_checkpoint()
+                _forget_log(dt)
         now = datetime.now(UTC)
         for e in items:
             e["purged_at"] = now

@@ -136,13 +136,19 @@ def takedown_add(
     target: Annotated[str, typer.Argument(help="A document URL, or an author name as crawled.")],
     reason: Annotated[Optional[str], typer.Option(help="Why (kept with the entry).")] = None,
     root: RootOption = None,
+    config: ConfigOption = None,
 ) -> None:
-    """Keep a URL or an author out of every later snapshot."""
+    """Keep a URL or an author out of every later snapshot. An author may be given by the
+    pseudonym a published snapshot shows (user_...); with the key set, the crawled name behind it
+    is listed too."""
     from pipeline import takedown
 
-    row = takedown.add(Store(root), target, reason)
+    store, cfg = _store(root, config)
+    row = takedown.add(store, target, reason, privacy=cfg.privacy)
     console.print(f"{row['kind']} {row['value']!r} will be left out of every later snapshot. "
                   "For a deletion request, also run `debatelake takedown purge`.")
+    if row["resolved"]:
+        console.print(f"  the pseudonym stands for {len(row['resolved'])} crawled author name(s), listed too.")
 
 
 @takedown_app.command("list")
@@ -151,10 +157,12 @@ def takedown_list(root: RootOption = None) -> None:
     """The takedown list."""
     from pipeline import takedown
 
-    t = Table("kind", "value", "added", "purged", "reason")
+    t = Table("kind", "added", "purged")
+    t.add_column("reason", overflow="fold")
+    t.add_column("value", overflow="fold")  # never cut: the value is what a request must match
     for e in takedown.entries(Store(root)):
-        t.add_row(e["kind"], e["value"], f"{e['added_at']:%Y-%m-%d}",
-                  f"{e['purged_at']:%Y-%m-%d}" if e.get("purged_at") else "", e.get("reason") or "")
+        t.add_row(e["kind"], f"{e['added_at']:%Y-%m-%d}",
+                  f"{e['purged_at']:%Y-%m-%d}" if e.get("purged_at") else "", e.get("reason") or "", e["value"])
     console.print(t)
 
 
@@ -162,16 +170,22 @@ def takedown_list(root: RootOption = None) -> None:
 @friendly_errors
 def takedown_purge(
     root: RootOption = None,
+    config: ConfigOption = None,
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask for confirmation.")] = False,
 ) -> None:
-    """Delete taken-down documents from the tables AND their history (rewrite and vacuum)."""
+    """Delete taken-down documents from the tables AND their history (rewrite and vacuum).
+
+    Authors listed by their published pseudonym are found with the pseudonymisation key."""
     from pipeline import takedown
     from pipeline.snapshots import list_snapshots
 
-    store = Store(root)
+    store, cfg = _store(root, config)
     if not yes and not typer.confirm("This rewrites the tables and removes old versions for good. Go on?"):
         raise typer.Exit(1)
-    report = takedown.purge(store)
+    try:
+        report = takedown.purge(store, privacy=cfg.privacy)
+    except PrivacyKeyMissing as exc:
+        raise UserError(f"cannot match the pseudonyms on the takedown list: {exc}") from None
     console.print(f"purged {report['documents']} documents, {report['passages']} passages, "
                   f"{report['annotations']} annotation rows; {report['files_removed']} old files removed")
     held = []
