@@ -329,7 +329,7 @@ def _byline(line: str) -> str | None:
 
 def _title_like(line: str) -> bool:
     line = line.strip()
-    return 2 <= len(line) <= 150 and len(line.split()) <= 25 and not line.endswith((".", ",", ";", ":"))
+    return 2 <= len(line) <= 150 and len(line.split()) <= 25 and not line.endswith((".", ",", ";", ":", "。"))
 
 
 def plain_paragraphs(text: str) -> str:

@@ -54,12 +54,25 @@ class TruncatedArchive(Exception):
     """A WARC record is cut off before its declared length."""
 
 
+class NotAnArchive(FileFormatError):
+    """The file is no WARC or ARC file at all."""
+
+
 def warc_html_records(fh) -> Iterator[tuple[str, bytes, str | None, str | None, Any]]:
     """(target URI, payload, Content-Type, WARC-Date, record) of each 200 HTML response record.
     Raises TruncatedArchive when a record ends before its Content-Length (warcio itself
     reads a cut-off record as a short one without complaint)."""
     from warcio.archiveiterator import ArchiveIterator
 
+    head = fh.read(4096)
+    fh.seek(0)
+    if head[:2] == b"\x1f\x8b":
+        try:
+            head = zlib.decompressobj(16 + zlib.MAX_WBITS).decompress(head, 64)
+        except zlib.error as exc:
+            raise NotAnArchive(f"not a WARC or ARC file: corrupt gzip data ({exc})") from exc
+    if not head.lstrip().startswith((b"WARC/", b"filedesc://")):
+        raise NotAnArchive(f"not a WARC or ARC file (it starts with {head[:24]!r})")
     for record in ArchiveIterator(fh, arc2warc=True):
         if record.rec_type != "response":
             _drain(record)
@@ -228,6 +241,8 @@ class FilesSpider(DebateSpider):
                             "canonical_url": page.canonical_url, "encoding": page.encoding,
                             "sitename": page.sitename}.items() if v},
                     )
+            except FileFormatError:
+                raise
             except (TruncatedArchive, ArchiveLoadFailed, zlib.error, EOFError, ValueError) as exc:
                 detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
                 raise FileFormatError(f"damaged WARC after {kept} good record(s): {detail}") from exc
