@@ -552,14 +552,28 @@ def _parse_tree(text: str):
         raise ExtractionError(f"unparseable HTML ({exc})") from exc
 
 
+_TRAFILATURA_CONFIG = None
+# Below this many characters trafilatura distrusts its own extraction and falls back to a "baseline"
+# that flattens the whole page (menus, share buttons) into one paragraph: its default, 250, does
+# that to every short post (a note, a link with two paragraphs of comment).
+MIN_EXTRACTED_SIZE = 25
+
+
 def _trafilatura(text: str, url: str | None):
     import trafilatura
 
+    global _TRAFILATURA_CONFIG
+    if _TRAFILATURA_CONFIG is None:
+        from trafilatura.settings import use_config
+
+        _TRAFILATURA_CONFIG = use_config()
+        _TRAFILATURA_CONFIG.set("DEFAULT", "MIN_EXTRACTED_SIZE", str(MIN_EXTRACTED_SIZE))
     try:
         return trafilatura.bare_extraction(
             text, url=url, with_metadata=True, include_comments=False, include_tables=True,
             include_formatting=False, include_links=False, include_images=False,
             date_extraction_params={"extensive_search": False, "original_date": True},
+            config=_TRAFILATURA_CONFIG,
         )
     except Exception:  # trafilatura on hostile markup: fall back to our own walk
         return None

@@ -101,6 +101,7 @@ def gunzip_if_needed(body: bytes, max_size: int = MAX_BODY) -> bytes:
 _HTML_START = re.compile(rb"^\s*(?:<!--.*?-->\s*)*(?:<!doctype\s+html|<html[\s>]|<head[\s>]|<body[\s>])", re.I | re.S)
 _ENTITY = re.compile(r"&([A-Za-z][A-Za-z0-9]{1,31});")
 _XML_ENTITIES = {"amp", "lt", "gt", "quot", "apos"}
+_BARE_AMP = re.compile(r"&(?!#\d+;|#x[0-9a-fA-F]+;|[A-Za-z][A-Za-z0-9]*;)")
 
 
 def _html_entities_to_numeric(text: str) -> str:
@@ -261,12 +262,20 @@ def _parse_xml(body: bytes, url: str, content_type: str | None):
         return etree.fromstring(data, strict), decoded, None
     except etree.XMLSyntaxError as exc:
         error = exc
+    if _BARE_AMP.search(text):  # "Q&A" in a title: invalid XML, but every feed reader accepts it
+        try:
+            return etree.fromstring(_BARE_AMP.sub("&amp;", text).encode("utf-8"), strict), decoded, None
+        except etree.XMLSyntaxError:
+            pass
     recover = etree.XMLParser(encoding="utf-8", resolve_entities=False, no_network=True, recover=True, huge_tree=True)
     try:
         root = etree.fromstring(data, recover)
     except etree.XMLSyntaxError:
         root = None
-    msg = f"invalid XML ({error.msg or error}, line {error.lineno})" if getattr(error, "lineno", None) else f"invalid XML ({error})"
+    detail = str(error.msg or error)
+    if getattr(error, "lineno", None) and "line" not in detail:
+        detail += f", line {error.lineno}"
+    msg = f"invalid XML ({detail})"
     if root is None:
         raise FeedError(msg + "; nothing could be read")
     return root, decoded, msg

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields, replace
-from datetime import timedelta
+from datetime import time, timedelta, timezone
 from typing import Any, Callable, Iterable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -29,6 +29,8 @@ from .base import DebateSpider
 DEFAULT_MAX_PAGES = 500
 MAX_SITEMAP_DEPTH = 3  # an index of indexes of sitemaps is as deep as anyone nests them
 FEED_PRIORITY = 10  # feeds and sitemaps before pages, so pages meet every hint about them
+MIDNIGHT = time(0, 0, tzinfo=timezone.utc)  # "2019-06-17T00:00:00Z": a day, written as a time
+DAY_SLACK = timedelta(hours=36)  # a day's date in one time zone, its hour in another
 HTML_TYPES = re.compile(r"html|xml|^text/", re.I)
 TRACKING = re.compile(
     r"^(utm_\w+|fbclid|gclid|dclid|gbraid|wbraid|msclkid|yclid|mc_cid|mc_eid|_hsenc|_hsmi|mkt_tok|igshid|"
@@ -57,14 +59,14 @@ def merge_entry(known: FeedEntry, new: FeedEntry) -> None:
 
 
 def full_text(entry: FeedEntry) -> str:
-    """The entry's content when the feed carried the whole article: present, not merely the
-    summary again, not cut off with an ellipsis. '' otherwise."""
+    """The entry's content when the feed carried the whole article: present, not shorter than the
+    summary nor the summary again, not cut off with an ellipsis. '' otherwise."""
     text = entry.content_text()
     if not text:
         return ""
     summary = entry.summary_text()
-    if summary and " ".join(summary.split()) == " ".join(text.split()):
-        return ""
+    if summary and (len(text) < len(summary) or " ".join(summary.split()) == " ".join(text.split())):
+        return ""  # a placeholder, or the summary again
     if TRUNCATED_END.search(text):
         return ""
     return text
@@ -209,8 +211,8 @@ class FeedsSpider(DebateSpider):
         if feed_text and len(page.text) * 2 < len(feed_text):  # the page hid its text (player, paywall)
             text, text_from = feed_text, "feed"
         published = page.published_at
-        if entry.published and (published is None or (
-                not page.date_precise and abs(entry.published - published) < timedelta(hours=36))):
+        day_only = published is not None and (not page.date_precise or published.timetz() == MIDNIGHT)
+        if entry.published and (published is None or (day_only and abs(entry.published - published) < DAY_SLACK)):
             published = entry.published  # the feed knows the hour where the page gives only the day
         raw = {
             "fetched_url": fetched_url,
