@@ -139,6 +139,57 @@ class Site:
         return sum(1 for h in self.hits if h.path == path)
 
 
+# ---------------------------------------------------------------------------- a Discourse forum
+def discourse_site(shared, with_extra_topics: bool, broken: bool = False) -> Site:
+    """sourcecred-test.discourse.group as recorded: /latest.json pages, topics 11, 21, 26 (+ posts.json
+    for 26's 21st post); category listings assembled from the recorded topic-list entries. With
+    extra topics: try.discourse.org's topic 57 and the project-written topic 900. `broken`: topic
+    21 is not JSON, 900 is a 500 and posts.json is cut off."""
+    fx = shared / "fixtures/discourse"
+    latest = [(fx / "latest-page0.json").read_bytes(), (fx / "latest-page1.json").read_bytes()]
+    listed = {t["id"]: t for t in json.loads(latest[1])["topic_list"]["topics"]}
+    topics = {11: fx / "topic-11.json", 21: fx / "topic-21.json", 26: fx / "topic-26.json"}
+    if with_extra_topics:
+        topics[57] = fx / "discourse_api-topic.json"
+        topics[900] = DATA / "api_discourse_topic_900.json"
+    pool = {p["id"]: p for p in json.loads((fx / "topic-26-page2.json").read_text("utf-8"))["post_stream"]["posts"]}
+    site = Site()
+
+    def listing(entries, more=None):
+        body = {"topic_list": {"per_page": 30, "topics": entries}}
+        if more:
+            body["topic_list"]["more_topics_url"] = more
+        return Response(200, json.dumps(body), JSON)
+
+    site.route("/latest.json", lambda req: Response(200, latest[int(req.arg("page", "0"))], JSON))
+    site.route("/c/uncategorized/1.json", lambda req: listing([listed[21]], "/c/uncategorized/1/l/latest?page=1"))
+    site.route("/c/uncategorized/1/l/latest.json",
+               lambda req: listing([listed[11]]) if req.arg("page") == "1" else None)
+    site.route("/c/6.json", lambda req: listing([listed[26], {"id": 900, "slug": "should-hosted-models-refuse-less"},
+                                                 {"id": 57, "slug": "this-site-is-a-sandbox-it-is-reset-every-day"}]))
+
+    def posts(req):  # the posts.json endpoint answers exactly the posts asked for
+        ids = [int(i) for i in req.query.get("post_ids[]", [])]
+        body = json.dumps({"post_stream": {"posts": [pool[i] for i in ids if i in pool]}, "id": 26})
+        return Response(200, body, JSON, truncate=broken)
+
+    site.route("/t/26/posts.json", posts)
+
+    def topic(req):
+        name = req.path.removeprefix("/t/").removesuffix(".json")
+        if not name.isdigit() or int(name) not in topics:
+            return None
+        if broken and name == "21":
+            return Response(200, "<!DOCTYPE html><html><body>Discourse is down for maintenance</body></html>",
+                            "text/html")
+        if broken and name == "900":
+            return Response(500, "oops", "text/plain")
+        return Response(200, topics[int(name)].read_bytes(), JSON)
+
+    site.fallbacks.append(topic)
+    return site
+
+
 # ---------------------------------------------------------------------------- config + crawl
 def toml_value(value: Any) -> str:
     if isinstance(value, bool):
