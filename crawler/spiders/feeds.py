@@ -76,7 +76,6 @@ def full_text(entry: FeedEntry) -> str:
 class Hint:
     entry: FeedEntry
     found_in: str  # the first feed or sitemap that listed the article ("" for page_urls)
-    kind: str  # feed / sitemap / page
 
 
 class FeedsSpider(DebateSpider):
@@ -116,7 +115,7 @@ class FeedsSpider(DebateSpider):
             if request is not None:
                 yield request
         for url in self.opt("page_urls") or []:
-            yield from self.follow(FeedEntry(url=url), "", "page")
+            yield from self.follow(FeedEntry(url=url), "")
 
     def feed_request(self, url: str, depth: int) -> scrapy.Request | None:
         key = url_key(url)
@@ -147,10 +146,9 @@ class FeedsSpider(DebateSpider):
             request = self.feed_request(child, depth + 1)
             if request is not None:
                 yield request
-        kind = "sitemap" if feed.is_sitemap else "feed"
         for entry in self.ordered(feed):
             if entry.url:
-                yield from self.follow(entry, response.url, kind)
+                yield from self.follow(entry, response.url)
             else:
                 yield from self.feed_only(entry, response.url)
 
@@ -164,14 +162,14 @@ class FeedsSpider(DebateSpider):
         undated = [e for e in feed.entries if not (e.updated or e.published)]
         return sorted(dated, key=lambda e: e.published or e.updated, reverse=True) + undated
 
-    def follow(self, entry: FeedEntry, found_in: str, kind: str) -> Iterator[scrapy.Request]:
+    def follow(self, entry: FeedEntry, found_in: str) -> Iterator[scrapy.Request]:
         url = clean_url(entry.url or "")
         key = url_key(url)
         known = self.hints.get(key)
         if known is not None:
             merge_entry(known.entry, entry)
             return
-        self.hints[key] = Hint(entry, found_in, kind)
+        self.hints[key] = Hint(entry, found_in)
         if self.pages_requested >= self.max_pages:
             self.pages_over_limit += 1
             return
