@@ -147,12 +147,10 @@ class FilesSpider(DebateSpider):
         return out
 
     async def start(self):
-        files: list[Path] = []
+        files: dict[Path, None] = {}  # in the order named, each file once
         for spec in self.opt("paths") or []:
             for path in self.expand(spec):
-                path = path.resolve()
-                if path not in files:
-                    files.append(path)
+                files.setdefault(path.resolve(), None)
         for path in files:
             try:
                 for doc in self.read_file(path):
