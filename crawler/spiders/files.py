@@ -5,7 +5,8 @@ those kinds are read except hidden ones and the folder's own notes (README, LICE
 There is nothing to download, so `start()` reads the files and yields Documents directly (Scrapy
 >= 2.13 sends items from start() to the item pipelines). A file's doc_id comes from its absolute
 path (file:// URI), a WARC record's from its WARC-Target-URI, so re-reading unchanged files writes
-nothing. A bad file (missing, binary, undecodable, broken front matter, truncated archive) is one
+nothing; a URL captured more than once (in one archive or several) keeps its first capture.
+Only 200 HTML responses become documents (requests, revisits, redirects, images, JSON are skipped). A bad file (missing, binary, undecodable, broken front matter, truncated archive) is one
 logged error naming it; every good file and every record read before the damage is kept.
 """
 from __future__ import annotations
@@ -58,8 +59,8 @@ class NotAnArchive(FileFormatError):
     """The file is no WARC or ARC file at all."""
 
 
-def warc_html_records(fh) -> Iterator[tuple[str, bytes, str | None, str | None, Any]]:
-    """(target URI, payload, Content-Type, WARC-Date, record) of each 200 HTML response record.
+def warc_html_records(fh) -> Iterator[tuple[str, bytes, str | None, str | None]]:
+    """(target URI, payload, Content-Type, WARC-Date) of each 200 HTML response record.
     Raises TruncatedArchive when a record ends before its Content-Length (warcio itself
     reads a cut-off record as a short one without complaint)."""
     from warcio.archiveiterator import ArchiveIterator
@@ -86,7 +87,7 @@ def warc_html_records(fh) -> Iterator[tuple[str, bytes, str | None, str | None, 
             continue
         payload = record.content_stream().read()
         _drain(record)
-        yield uri, payload, ctype, record.rec_headers.get_header("WARC-Date"), record
+        yield uri, payload, ctype, record.rec_headers.get_header("WARC-Date")
 
 
 def _drain(record) -> None:
@@ -222,7 +223,7 @@ class FilesSpider(DebateSpider):
         kept = 0
         with open(path, "rb") as fh:
             try:
-                for uri, payload, ctype, warc_date, _record in warc_html_records(fh):
+                for uri, payload, ctype, warc_date in warc_html_records(fh):
                     try:
                         page = extract_page(payload, uri, ctype)
                     except ExtractionError as exc:
