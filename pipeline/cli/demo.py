@@ -17,6 +17,9 @@ def demo(
     port: Annotated[Optional[int], typer.Option(
         help="Port for the demo site on 127.0.0.1 (default: the previous demo's port under this root, else any "
              "free port).", show_default=False)] = None,
+    train: Annotated[bool, typer.Option(
+        "--train/--no-train", help="Train the bundled label models first when the data root has none (about a "
+                                   "minute, once); with --no-train an untrained root is crawled but not labelled.")] = True,
 ) -> None:
     """Serve a bundled blog, HN, Reddit and Discourse on 127.0.0.1, crawl them with the real spiders,
     process the result and show what was written. Running it again adds nothing."""
@@ -24,6 +27,6 @@ def demo(
 
     from .crawl import print_runs
 
-    result = run_demo(resolve_root(root), port=port, console=err_console)
+    result = run_demo(resolve_root(root), port=port, console=err_console, train_model=train)
     print_runs(Store(result.root), result.run_ids)
     print_summary(result, console)

@@ -124,7 +124,25 @@ class DemoResult:
         return self.documents_version_after != self.documents_version_before
 
 
-def _process(root: str, config: str, console: Console) -> tuple[bool, str | None]:
+def _train_if_missing(root: str, console: Console) -> str | None:
+    """Train the bundled label models under `root` when none is there yet, so that the demo ends
+    with labelled data. Returns a note when it could not."""
+    from pipeline.nlp.model import ModelMissing, Labeler
+
+    try:
+        Labeler.load(root)
+        return None
+    except ModelMissing:
+        pass
+    from pipeline.nlp.train import train
+
+    with console.status("training the label models on the bundled training set (once per data root) ...") as st:
+        result = train(root, progress=lambda msg: st.update(f"training: {msg}"))
+    console.print(f"trained label model {getattr(result, 'version', '?')}", highlight=False)
+    return None
+
+
+def _process(root: str, config: str, console: Console, train_model: bool = True) -> tuple[bool, str | None]:
     """Run pipeline.nlp.process.process(root) if that step exists in this build; it labels only
     what has no labels yet, so a second demo run processes nothing."""
     try:
@@ -136,6 +154,8 @@ def _process(root: str, config: str, console: Console) -> tuple[bool, str | None
     fn = getattr(module, "process", None)
     if not callable(fn):
         return False, "processing skipped: pipeline.nlp.process has no process() function"
+    if train_model:
+        _train_if_missing(root, console)
     params = inspect.signature(fn).parameters
     kwargs: dict[str, Any] = {}
     if "config" in params:
@@ -170,7 +190,7 @@ def start_site(root: str, port: int | None, content: DemoContent | None = None) 
 
 
 def run_demo(root: str, port: int | None = None, console: Console | None = None,
-             content: DemoContent | None = None) -> DemoResult:
+             content: DemoContent | None = None, train_model: bool = True) -> DemoResult:
     """Serve the site, crawl the four demo sources into `root`, run processing if it exists."""
     console = console or Console(stderr=True)
     store = Store(root)
@@ -185,7 +205,7 @@ def run_demo(root: str, port: int | None = None, console: Console | None = None,
     finally:
         site.stop()
     after = store.version("documents")
-    processed, note = _process(store.root, str(path), console)
+    processed, note = _process(store.root, str(path), console, train_model)
     notes = [note] if note else []
     return DemoResult(store.root, str(path), site.base_url, run_ids, before, after, processed, notes)
 
