@@ -32,7 +32,7 @@ def publish(
 
     The snapshot must match its SHA256SUMS and the pseudonymisation key must be set. Files already at
     the target with the right checksum are skipped, so after an interruption the same command resumes.
-    S3 settings come from the config's [publish] section (endpoint_url, region, access_key_env,
+    S3 settings come from the config's publish section (endpoint_url, region, access_key_env,
     secret_key_env) or the standard AWS variables; the Hub token from HF_TOKEN (or [publish] hf_token_env).
     """
     from pipeline.publish import describe, human_size, publish as run_publish
