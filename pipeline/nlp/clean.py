@@ -73,6 +73,7 @@ _FOOTNOTE_REF = re.compile(r"\[\^[^\]\s]{1,20}\](?!:)|\^\[\d{1,3}\]")  # [^1], ^
 _FOOTNOTE_DEF = re.compile(r"^([ \t]*)\[\^[^\]\s]{1,20}\]:[ \t]*", re.M)  # "[^1]: note" -> "note"
 _NUMERIC_FOOTNOTE = re.compile(r"(?<=[^\s\[\d])\[\d{1,3}\](?![(\[:])")  # word.[1] (citation marker)
 _SUPERSCRIPT_FOOTNOTE = re.compile(r"(?<=[^\W\d_]|[.,;:!?)\"'’”])[¹²³⁴⁵⁶⁷⁸⁹⁰]+")
+_SUPERSCRIPT_DIGIT = re.compile(r"[¹²³⁴⁵⁶⁷⁸⁹⁰]")
 _MD_HEADING = re.compile(r"^[ \t]{0,3}#{1,6}[ \t]+(.*?)(?:[ \t]+#+)?[ \t]*$", re.M)
 _MD_SETEXT = re.compile(r"^[ \t]*(?:={3,}|-{3,})[ \t]*$", re.M)
 _MD_RULE = re.compile(r"^[ \t]*(?:[-*_][ \t]*){3,}$", re.M)
@@ -171,7 +172,8 @@ def strip_markdown(text: str) -> str:
             text = _MD_BOLD.sub(r"\2", text)
             text = _MD_STAR_EM.sub(r"\1", text)
             text = _MD_UNDER_EM.sub(r"\1", text)
-        text = _MD_EMPTY_EMPHASIS.sub("", text)
+        if "**" in text or "__" in text:
+            text = _MD_EMPTY_EMPHASIS.sub("", text)
     if "~~" in text:
         text = _MD_STRIKE.sub(r"\1", text)
     if "`" in text:
@@ -209,7 +211,8 @@ def clean_text(text: str | None) -> str:
     if "\u00ad" in text or "\u200b" in text or "\u200c" in text or "\u200d" in text or "\u2060" in text \
             or "\ufeff" in text:
         text = _INVISIBLE.sub("", text)
-    text = _SUPERSCRIPT_FOOTNOTE.sub("", text)  # before NFKC turns "models¹" into "models1"
+    if _SUPERSCRIPT_DIGIT.search(text):
+        text = _SUPERSCRIPT_FOOTNOTE.sub("", text)  # before NFKC turns "models¹" into "models1"
     if "<" in text:
         text = strip_html(text)
     if "&" in text:

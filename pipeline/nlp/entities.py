@@ -59,14 +59,33 @@ def load_gazetteer(path: str | Path | None = None) -> list[GazetteerEntry]:
     return entries
 
 
+def blank_english():
+    """spaCy's blank English pipeline (tokenizer only).
+
+    spaCy imports thinc, which imports torch eagerly when it is installed (the embedding
+    distillation brings it): 2-3 s per process, for a tokenizer that never touches it. So when
+    neither is loaded yet, spaCy is imported with torch hidden, and torch is importable again
+    right after for anyone who needs it."""
+    import sys
+
+    if "spacy" not in sys.modules and "torch" not in sys.modules:
+        sys.modules["torch"] = None  # type: ignore[assignment]  # makes `import torch` fail fast
+        try:
+            import spacy
+        finally:
+            del sys.modules["torch"]
+    import spacy
+
+    return spacy.blank("en")
+
+
 class EntityMatcher:
     """Finds gazetteer entities in texts; one instance per process (building it takes ~0.2 s)."""
 
     def __init__(self, entries: Iterable[GazetteerEntry] | None = None, nlp: Any = None):
-        import spacy
+        self.nlp = nlp or blank_english()
         from spacy.matcher import PhraseMatcher
 
-        self.nlp = nlp or spacy.blank("en")
         self.entries = {e.id: e for e in (entries if entries is not None else load_gazetteer())}
         self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._orth = PhraseMatcher(self.nlp.vocab, attr="ORTH")
