@@ -156,6 +156,10 @@ def build_site(shared: Path) -> tuple[Site, object]:
     sitemap = (fx / "feeds/sitemap-sitemaps.org.xml").read_bytes().replace(b"https://www.sitemaps.org", f"{base}/sm".encode())
     site.route("/limited/sitemap1.xml.gz", Response(200, gzip.compress(sitemap), "application/x-gzip"))
     site.fallbacks.append(lambda req: Response(200, sitemaps_org_page(req.path), HTML) if req.path.startswith("/sm/") else None)
+    news = "".join(f"<item><title>{title}</title><link>{base}/sm/{slug}.html</link><pubDate>{format_datetime(when)}</pubDate></item>"
+                   for title, slug, when in [("Old news", "old", at(2010, 5, 1)), ("News 1", "news-1", at(2024, 2, 1)),
+                                             ("News 2", "news-2", at(2024, 1, 1))])
+    site.route("/limited/news.xml", Response(200, f'<rss version="2.0"><channel><title>News</title>{news}</channel></rss>', RSS))
     return site, srv
 
 
@@ -171,7 +175,8 @@ def blogs(shared, tmp_path_factory):
              "sitemap_urls": [f"{base}/sitemap_index.xml"],
              "page_urls": [f"{base}/p/hello-world", f"{base}/2019/08/02/json-parsing/?utm_source=twitter#top"]},
             {"name": "recorded-feeds", "spider": "feeds", "feed_urls": [f"{base}{p}" for p in RECORDED_FEEDS]},
-            {"name": "limited", "spider": "feeds", "sitemap_urls": [f"{base}/limited/sitemapindex.xml"], "max_pages": 3},
+            {"name": "limited", "spider": "feeds", "sitemap_urls": [f"{base}/limited/sitemapindex.xml"],
+             "feed_urls": [f"{base}/limited/news.xml"], "max_pages": 3},
         ])
         yield site, base, result, tmp
     finally:
@@ -334,14 +339,15 @@ def test_feed_full_text_kept_when_the_page_is_missing(blogs):
 def test_max_pages_and_a_recorded_sitemap_index(blogs):
     site, base, result, _ = blogs
     docs = result.docs("limited")
-    # the index names sitemap1.xml.gz (here: the sitemaps.org sitemap, 84 URLs, gzipped) and
-    # sitemap2.xml.gz (missing); max_pages = 3 fetches three of the 84 articles, in sitemap order
-    assert sorted(h.path for h in site.hits if h.path.startswith("/sm/")) == ["/sm/", "/sm/faq.html", "/sm/protocol.html"]
+    # the index names sitemap1.xml.gz (here: the sitemaps.org sitemap, 84 URLs of 2016-11-21,
+    # gzipped) and sitemap2.xml.gz (missing); a feed adds two articles of 2024 and one of 2010.
+    # max_pages = 3 takes the newest: the two of 2024, then the sitemap's first (ties keep its order)
+    assert sorted(h.path for h in site.hits if h.path.startswith("/sm/")) == ["/sm/", "/sm/news-1.html", "/sm/news-2.html"]
     assert sorted(d["title"] for d in docs.values()) == [
-        "Sitemaps page /sm/", "Sitemaps page /sm/faq.html", "Sitemaps page /sm/protocol.html"]
+        "Sitemaps page /sm/", "Sitemaps page /sm/news-1.html", "Sitemaps page /sm/news-2.html"]
     run = result.runs()["limited"]
     assert run["errors"] == 1 and run["error_messages"] == [f"{base}/limited/sitemap2.xml.gz: HTTP 404; skipped"]
-    assert "max_pages (3) reached: 81 more article URL(s) were not fetched this time" in result.log
+    assert "max_pages (3) reached: 84 more article URL(s) were not fetched this time" in result.log
 
 
 def test_recrawl_of_unchanged_pages_writes_nothing(blogs, tmp_path):

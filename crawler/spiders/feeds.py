@@ -1,34 +1,36 @@
 """Blogs and newsletters: RSS 2.0 / RSS 1.0 / Atom / JSON Feed, sitemaps and sitemap indexes, and
 single page URLs, then every article page, extracted by crawler.extract.extract_page.
 
-Feeds and sitemaps are read by crawler.feedparse. Each entry's URL loses its tracking parameters
-(utm_*, fbclid, ...) and is fetched once, however many feeds and sitemaps list it; what the feeds
-say about it (title, author, date, full content) is kept as a hint for its page. The document is the
-page's: its canonical URL makes the doc_id, its metadata wins, and the feed fills what the page
-lacks. When a page cannot be fetched or read, one error names its URL, and an entry whose feed
-carried the full text is still kept, from the feed. `max_pages` caps the article pages fetched per
-crawl (sitemap entries newest first); feeds and sitemaps themselves do not count.
+Two phases. First every feed and sitemap (and the sitemaps an index names) is read by
+crawler.feedparse; each entry's URL loses its tracking parameters (utm_*, fbclid, ...) and what the
+feeds say about it (title, author, dates, full content) is merged into one hint per article, however
+many feeds and sitemaps list it. When the spider is idle, the pages are fetched, each once: page_urls
+first, then the newest by the feeds' dates (else the sitemaps' lastmod), at most `max_pages` of
+them (feeds and sitemaps do not count). The document is the page's: its canonical URL makes the
+doc_id, its metadata wins and its hint fills what it lacks. When a page cannot be fetched or read,
+one error names its URL, and an entry whose feed carried the full text is still kept, from the feed.
 """
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, fields, replace
 from datetime import time, timedelta, timezone
-from typing import Any, Callable, Iterable, Iterator
+from typing import Any, Callable, Iterator
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import scrapy
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
 from w3lib.url import canonicalize_url
 
 from crawler.extract import ExtractedPage, ExtractionError, extract_page
-from crawler.feedparse import Feed, FeedEntry, FeedError, parse_feed
+from crawler.feedparse import FeedEntry, FeedError, parse_feed
 from pipeline.schema import Document, make_doc_id
 
 from .base import DebateSpider
 
 DEFAULT_MAX_PAGES = 500
 MAX_SITEMAP_DEPTH = 3  # an index of indexes of sitemaps is as deep as anyone nests them
-FEED_PRIORITY = 10  # feeds and sitemaps before pages, so pages meet every hint about them
 MIDNIGHT = time(0, 0, tzinfo=timezone.utc)  # "2019-06-17T00:00:00Z": a day, written as a time
 DAY_SLACK = timedelta(hours=36)  # a day's date in one time zone, its hour in another
 HTML_TYPES = re.compile(r"html|xml|^text/", re.I)
@@ -99,10 +101,17 @@ class FeedsSpider(DebateSpider):
         super().__init__(*args, **kwargs)
         self.max_pages = int(self.opt("max_pages", DEFAULT_MAX_PAGES))
         self.hints: dict[str, Hint] = {}  # url key -> what feeds and sitemaps said about the article
+        self.waiting: list[str] = []  # url keys found and not yet requested, in the order found
         self.pages_requested = 0
         self.pages_over_limit = 0
         self.feeds_seen: set[str] = set()
         self.emitted: dict[str, tuple[str, str]] = {}  # doc_id -> (url key, content_hash)
+
+    @classmethod
+    def from_crawler(cls, crawler, *args: Any, **kwargs: Any):
+        spider = super().from_crawler(crawler, *args, **kwargs)
+        crawler.signals.connect(spider.fetch_pages, signal=signals.spider_idle)
+        return spider
 
     # ------------------------------------------------------------------ start
     async def start(self):
@@ -115,14 +124,14 @@ class FeedsSpider(DebateSpider):
             if request is not None:
                 yield request
         for url in self.opt("page_urls") or []:
-            yield from self.follow(FeedEntry(url=url), "")
+            self.found(FeedEntry(url=url), "")
 
     def feed_request(self, url: str, depth: int) -> scrapy.Request | None:
         key = url_key(url)
         if key in self.feeds_seen:
             return None
         self.feeds_seen.add(key)
-        return scrapy.Request(url, callback=self.parse_feed, errback=self.errback, priority=FEED_PRIORITY,
+        return scrapy.Request(url, callback=self.parse_feed, errback=self.errback, dont_filter=True,
                               cb_kwargs={"depth": depth})
 
     # ------------------------------------------------------------------ feeds and sitemaps
@@ -146,35 +155,45 @@ class FeedsSpider(DebateSpider):
             request = self.feed_request(child, depth + 1)
             if request is not None:
                 yield request
-        for entry in self.ordered(feed):
+        for entry in feed.entries:
             if entry.url:
-                yield from self.follow(entry, response.url)
+                self.found(entry, response.url)
             else:
                 yield from self.feed_only(entry, response.url)
 
-    @staticmethod
-    def ordered(feed: Feed) -> Iterable[FeedEntry]:
-        """Feeds in their own order (newest first by convention); sitemap entries newest first by
-        lastmod, so that max_pages keeps the freshest articles."""
-        if not feed.is_sitemap:
-            return feed.entries
-        dated = [e for e in feed.entries if e.updated or e.published]
-        undated = [e for e in feed.entries if not (e.updated or e.published)]
-        return sorted(dated, key=lambda e: e.published or e.updated, reverse=True) + undated
-
-    def follow(self, entry: FeedEntry, found_in: str) -> Iterator[scrapy.Request]:
-        url = clean_url(entry.url or "")
-        key = url_key(url)
+    def found(self, entry: FeedEntry, found_in: str) -> None:
+        """An article URL: its first sighting waits for the pages phase, later ones add what they know."""
+        key = url_key(entry.url or "")
         known = self.hints.get(key)
         if known is not None:
             merge_entry(known.entry, entry)
             return
         self.hints[key] = Hint(entry, found_in)
-        if self.pages_requested >= self.max_pages:
-            self.pages_over_limit += 1
+        self.waiting.append(key)
+
+    def fetch_pages(self) -> None:
+        """spider_idle: every feed and sitemap has been read, so each page now meets all that the
+        feeds say about it. Fetch the pages: page_urls first, then the newest (by the feeds' dates,
+        else the sitemaps' lastmod), the undated in the order found; at most max_pages in all."""
+        if not self.waiting:
             return
-        self.pages_requested += 1
-        yield scrapy.Request(url, callback=self.parse_page, errback=self.page_failed, cb_kwargs={"key": key})
+        waiting, self.waiting = self.waiting, []
+        position = {key: i for i, key in enumerate(waiting)}
+
+        def rank(key: str):
+            entry, hint = self.hints[key].entry, self.hints[key]
+            when = entry.published or entry.updated
+            return (hint.found_in != "", when is None, -(when.timestamp() if when else 0), position[key])
+
+        chosen = sorted(waiting, key=rank)
+        room = max(self.max_pages - self.pages_requested, 0)
+        self.pages_over_limit += max(len(chosen) - room, 0)
+        for key in chosen[:room]:
+            self.pages_requested += 1
+            url = clean_url(self.hints[key].entry.url or "")
+            self.crawler.engine.crawl(scrapy.Request(url, callback=self.parse_page, errback=self.page_failed,
+                                                     cb_kwargs={"key": key}))
+        raise DontCloseSpider
 
     def feed_only(self, entry: FeedEntry, feed_url: str) -> Iterator[Document]:
         """An entry without a link: kept when the feed holds its whole text."""
