@@ -364,6 +364,9 @@ def code_version() -> str:
 
 
 def model_evaluation(store: Store, model_version: str | None) -> dict[str, Any] | None:
+    """Evaluation figures kept with the model: evaluation.json / metrics.json as they are, else the
+    cross-validation figures `debatelake train` writes in meta.json (only those: the rest of meta.json,
+    parameters and local file paths, is not for publishing)."""
     if not model_version or not store.is_local:
         return None
     folder = Path(store.root) / "models" / model_version
@@ -371,9 +374,19 @@ def model_evaluation(store: Store, model_version: str | None) -> dict[str, Any] 
         f = folder / name
         if f.is_file():
             try:
-                return json.loads(f.read_text("utf-8"))
+                data = json.loads(f.read_text("utf-8"))
             except ValueError:
                 return None
+            if name != "meta.json":
+                return data
+            cv = data.get("cv") if isinstance(data, dict) else None
+            if not isinstance(cv, dict):
+                return None
+            figures = {axis: cv[axis] for axis in ("release", "moderation", "topics", "tone") if isinstance(cv.get(axis), dict)}
+            if not figures:
+                return None
+            return {"gold": f"{cv.get('folds', '?')}-fold cross-validation on the training set "
+                            f"({cv.get('rows', data.get('rows', '?'))} passages)", **figures}
     return None
 
 
