@@ -56,8 +56,10 @@ _PHONE = re.compile(
     r"(?<![\w/.,-])(?:\+\d{1,3}[\s.-]?)?(?:1[\s.-](?=\(?\d{3}\)?[\s.-]?\d{3}[\s.-]\d{4}))?"
     r"(?:\(\d{1,4}\)[\s.-]?)?\d{2,4}(?:[\s.-]\d{2,4}){1,4}(?![\w/-])"
 )
-# International numbers written with their + prefix: groups of any length (+49 30 12345678, +33 1 23 45 67 89).
-_PHONE_INTL = re.compile(r"(?<![\w+])\+\d{1,3}(?:[\s.-]?(?:\(\d{1,5}\)|\d{1,8})){1,6}(?![\w/-]|[.,]\d)")
+# International numbers written with their + (or 00) prefix: groups of any length (+49 30 12345678,
+# +33 1 23 45 67 89, 0044 20 7946 0958).
+_PHONE_INTL = re.compile(r"(?:(?<![\w+])\+|(?<![\w+/.,-])00(?=[1-9]))\d{1,3}(?:[\s.-]?(?:\(\d{1,5}\)|\d{1,8})){1,6}"
+                         r"(?![\w/-]|[.,]\d)")
 _NANP = re.compile(r"(?:1[\s.-](?=\d{3}[\s.-]\d{3}[\s.-]\d{4}))?\d{3}[\s.-]\d{3,4}(?:[\s.-]\d{4})?")
 _FR = re.compile(r"0\d(?:[\s.-]\d{2}){4}")  # 06 12 34 56 78
 
@@ -76,6 +78,8 @@ def _intl_or_keep(match: re.Match[str]) -> str:
     raw = match.group(0)
     if not 8 <= len(re.sub(r"\D", "", raw)) <= 15:
         return raw
+    if raw.startswith("00") and not re.search(r"[\s.-]", raw):
+        return raw  # one run of digits with leading zeros: an id, not a dialled number
     tokens = raw.split()
     if len(tokens) >= 2 and all(re.fullmatch(r"\+?\d+\.\d+", t) for t in tokens):
         return raw  # signed decimals (+12.5 13.4 14.2): scores, not a number to call

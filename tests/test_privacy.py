@@ -48,6 +48,8 @@ MASKED = [
     ("appelez le 06 12 34 56 78 demain", "06 12 34 56 78", "[phone]"),  # French, national
     ("appelez le 06.12.34.56.78 demain", "06.12.34.56.78", "[phone]"),
     ("appelez le 01-23-45-67-89 demain", "01-23-45-67-89", "[phone]"),
+    ("from abroad 0044 20 7946 0958.", "0044 20 7946 0958", "[phone]"),  # 00 instead of +
+    ("from abroad 0033 1 23 45 67 89 too", "0033 1 23 45 67 89", "[phone]"),
 ]
 
 KEPT = [
@@ -68,6 +70,7 @@ KEPT = [
     "ranks 1 2 3 4 5 6 and 12 34 56 78 90",
     "at 13:45 UTC+05:30, 2026-03-01T12:00:00+01:00",
     "1234 5678 9012 3456 is a list of four numbers",
+    "zero-padded ids 00123456789, issues 0001 0002 0003, at 00:12, v1.00 123 456",
 ]
 
 
