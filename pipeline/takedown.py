@@ -14,6 +14,8 @@ from .schema import TAKEDOWNS, UTC
 from .store import Store
 
 
+# Every table with a row per document (the dedup table keeps hashes and MinHash signatures of its text).
+PURGED_TABLES = ("documents", "passages", "annotations", "dedup")
 _PSEUDONYM = re.compile(r"user_[0-9a-f]{16}")  # as pipeline.privacy.pseudonymise writes them
 
 
@@ -89,7 +91,7 @@ def purge(store: Store, privacy: dict[str, Any] | None = None) -> dict[str, Any]
     urls = [e["value"] for e in items if e["kind"] == "url"]
     authors = [e["value"] for e in items if e["kind"] == "author"]
     pseudonyms = {a for a in authors if _PSEUDONYM.fullmatch(a)}
-    report: dict[str, Any] = {"documents": 0, "passages": 0, "annotations": 0, "files_removed": 0}
+    report: dict[str, Any] = {**{t: 0 for t in PURGED_TABLES}, "files_removed": 0}
     if not items or not store.exists("documents"):
         return report
     key = pseudonym_key(privacy) if pseudonyms else None  # before any change: raises if the key is missing
@@ -108,11 +110,11 @@ def purge(store: Store, privacy: dict[str, Any] | None = None) -> dict[str, Any]
                         and pseudonymise(r["author"], r["platform"], key) in pseudonyms]
         if doc_ids:
             ids = _sql_list(doc_ids)
-            for table in ("documents", "passages", "annotations"):
+            for table in PURGED_TABLES:
                 if store.exists(table):
                     result = store.table(table).delete(f"doc_id IN ({ids})")
                     report[table] = int(result.get("num_deleted_rows", 0) or 0)
-        for table in ("documents", "passages", "annotations"):
+        for table in PURGED_TABLES:
             if store.exists(table):
                 dt = store.table(table)
                 removed = dt.vacuum(retention_hours=0, dry_run=False, enforce_retention_duration=False, full=True)

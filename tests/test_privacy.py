@@ -8,6 +8,7 @@ import re
 from datetime import timedelta
 from pathlib import Path
 
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
@@ -15,7 +16,7 @@ from _snapshot_data import (BASE, KEY, OTHER_KEY, annotation_rows, blog_doc, bui
                             invoke, make_docs, passage_rows, write_config)
 from pipeline import load
 from pipeline.privacy import ENV_KEY, mask_contacts
-from pipeline.schema import Document
+from pipeline.schema import DEDUP, Document
 from pipeline.snapshots import create_snapshot, read_snapshot_table, snapshot_path
 from pipeline.store import Store
 
@@ -262,8 +263,8 @@ def test_takedowns_keep_url_author_and_pseudonym_out_of_later_snapshots(world):
 
 
 # --------------------------------------------------------------------------- purge
-def everything_under(root: Path, tables=("documents", "passages", "annotations")) -> str:
-    return "\n".join(strings_in(root / t) for t in tables)
+def everything_under(root: Path, tables=("documents", "passages", "annotations", "dedup")) -> str:
+    return "\n".join(strings_in(root / t) for t in tables if (root / t).is_dir())
 
 
 def test_purge_removes_them_from_the_history(tmp_path):
@@ -274,6 +275,10 @@ def test_purge_removes_them_from_the_history(tmp_path):
     # more history: an edit of Aaron's comment (so two versions hold her text) and a new document
     store.merge_documents([hn_comment(20, text="A zebra-quartz-9999, Aaron's edit.", author=TAKEN_AUTHOR),
                            blog_doc(40)], {"run_id": "crawl-test-2"})
+    # the dedup layer: a row per document with hashes and a MinHash signature of its text
+    dedup = [{"doc_id": d.doc_id, "content_hash": d.content_hash, "seq": i, "text_hash": f"h{i}",
+              "minhash": bytes(512), "run_id": "process-test"} for i, d in enumerate(docs)]
+    store.upsert("dedup", pa.Table.from_pylist(dedup, schema=DEDUP), {"run_id": "process-test"})
     env = {ENV_KEY: KEY}
     assert invoke("snapshot", "create", "before", "--root", str(root), "--config", str(cfg), env=env).exit_code == 0
     erin = authors_of(root, "before")["hackernews:1022"]
@@ -302,8 +307,9 @@ def test_purge_removes_them_from_the_history(tmp_path):
     ids = set(load("documents", root=root)["doc_id"])
     assert not ids & {"blog:u:0003", "hackernews:1020", "hackernews:1021", "hackernews:1022"}
     assert len(ids) == len(docs) + 1 - 4
-    for table in ("passages", "annotations"):
-        assert not set(load(table, root=root)["doc_id"]) & {"blog:u:0003", "hackernews:1020"}
+    for table in ("passages", "annotations", "dedup"):
+        assert not set(load(table, root=root)["doc_id"]) & {"blog:u:0003", "hackernews:1020"}, table
+    assert len(load("dedup", root=root)) == len(docs) - 4
     # no file of the tables, data or transaction log, holds their text, names or URL any more
     after = everything_under(root)
     for s in secrets:
