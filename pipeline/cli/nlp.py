@@ -19,10 +19,10 @@ def process(
     root: RootOption = None,
     config: ConfigOption = None,
     batch_size: Annotated[Optional[int], typer.Option(
-        "--batch-size", help="Documents per written batch (default: [process] batch_size, 2000).",
+        "--batch-size", help="Documents per written batch (default: the config's process.batch_size, 2000).",
         show_default=False)] = None,
     workers: Annotated[Optional[int], typer.Option(
-        "--workers", help="Worker processes (default: [process] workers, else every core; 1: no pool).",
+        "--workers", help="Worker processes (default: the config's process.workers, else every core; 1: no pool).",
         show_default=False)] = None,
     limit: Annotated[Optional[int], typer.Option(
         "--limit", help="Process at most this many documents (the rest wait for the next run).",
