@@ -27,19 +27,20 @@ def add(store: Store, value: str, reason: str | None = None,
         privacy: dict[str, Any] | None = None) -> dict[str, Any]:
     """List a URL or an author. An author may be given by the pseudonym a snapshot published; with
     the key at hand (`privacy` or the environment), the crawled names behind it are listed too, so
-    that the takedown holds after a change of key. The returned row says which in `resolved`."""
+    that the takedown holds after a change of key. The returned row says which in `resolved` (None:
+    a pseudonym and no key at hand)."""
     value = value.strip()
     if not value:
         raise ValueError("give a URL or an author name to take down")
     now = datetime.now(UTC)
     row = {"kind": kind_of(value), "value": value, "added_at": now, "reason": reason}
     rows = [row]
-    resolved: list[str] = []
+    resolved: list[str] | None = []  # None: a pseudonym, and no key to look behind it
     if row["kind"] == "author" and _PSEUDONYM.fullmatch(value):
         try:
             key = pseudonym_key(privacy)
         except PrivacyKeyMissing:
-            key = None
+            key, resolved = None, None
         if key is not None:
             resolved = sorted(_authors_behind(store, {value}, key))
             note = f"behind pseudonym {value}" + (f": {reason}" if reason else "")

@@ -288,8 +288,12 @@ def test_purge_removes_them_from_the_history(tmp_path):
     assert all(s in before for s in secrets)  # the log and the files hold them before the purge
     old_versions = [h["version"] for h in store.history("documents")]
     assert len(old_versions) >= 2
-    for target in (TAKEN_URL, TAKEN_AUTHOR, erin):
+    for target in (TAKEN_URL, TAKEN_AUTHOR):
         assert invoke("takedown", "add", target, "--root", str(root)).exit_code == 0
+    r = invoke("takedown", "add", erin, "--root", str(root))  # no key at hand: listed as it is, with a note
+    assert r.exit_code == 0 and "nopseudonymisationkey" in flat(r.stderr)
+    typo = invoke("takedown", "add", "user_0000000000000000", "--root", str(root), env=env)
+    assert typo.exit_code == 0 and "nocrawledauthorhasthispseudonym" in flat(typo.stderr)
 
     # a pseudonym on the list needs the key to be found: without it nothing changes
     v = store.version("documents")

@@ -149,6 +149,13 @@ def takedown_add(
                   "For a deletion request, also run `debatelake takedown purge`.")
     if row["resolved"]:
         console.print(f"  the pseudonym stands for {len(row['resolved'])} crawled author name(s), listed too.")
+    elif row["resolved"] is None:
+        err_console.print("[yellow]note:[/] this looks like a published pseudonym and no pseudonymisation key is "
+                          "set: it is listed as it is (it holds for snapshots made with the same key). Set the key "
+                          "and add it again to list the crawled name behind it.", highlight=False)
+    elif row["kind"] == "author" and row["value"].startswith("user_"):
+        err_console.print("[yellow]note:[/] no crawled author has this pseudonym under the current key: check "
+                          "the value (and the key).", highlight=False)
 
 
 @takedown_app.command("list")
