@@ -74,11 +74,16 @@ def _forget_log(dt: Any) -> None:
     """Checkpoint, then delete the transaction log before it: its commits keep each old file's
     column statistics (min/max of text, author, url), which quote the purged rows. The log
     retention is set to zero for the cleanup only, then put back."""
+    from deltalake import CommitProperties
+
+    said = CommitProperties(custom_metadata={"step": "takedown purge"})  # what `debatelake versions` shows
     retention = dt.metadata().configuration.get("delta.logRetentionDuration") or "interval 30 days"
-    dt.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"}, raise_if_not_exists=False)
+    dt.alter.set_table_properties({"delta.logRetentionDuration": "interval 0 seconds"}, raise_if_not_exists=False,
+                                  commit_properties=said)
     dt.create_checkpoint()
     dt.cleanup_metadata()
-    dt.alter.set_table_properties({"delta.logRetentionDuration": retention}, raise_if_not_exists=False)
+    dt.alter.set_table_properties({"delta.logRetentionDuration": retention}, raise_if_not_exists=False,
+                                  commit_properties=said)
 
 
 def purge(store: Store, privacy: dict[str, Any] | None = None) -> dict[str, Any]:

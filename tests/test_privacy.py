@@ -329,7 +329,8 @@ def test_purge_removes_them_from_the_history(tmp_path):
     listed = cli("versions", "documents", "--root", str(root), "--json")
     assert listed.returncode == 0, listed.stderr
     rows = [json.loads(line) for line in listed.stdout.splitlines()]
-    assert rows and rows[-1]["rows"] == len(ids)
+    assert rows and rows[-1]["rows"] == len(ids) and rows[-1]["step"] == "takedown purge"
+    assert min(x["version"] for x in rows) > max(old_versions)  # the versions that held them are gone
     assert invoke("snapshot", "create", "after", "--root", str(root), "--config", str(cfg), env=env).exit_code == 0
     assert "heliotrope-5521" not in strings_in(snapshot_path(store, "after"))
     # and time travel keeps working after the purge, for the versions made after it
