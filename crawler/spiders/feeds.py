@@ -74,6 +74,16 @@ def full_text(entry: FeedEntry) -> str:
     return text
 
 
+def warm_up() -> None:
+    """Load trafilatura before any download starts: its first call takes half a second or more,
+    which, inside a page callback, would stall the reactor while other downloads' timeouts run."""
+    try:
+        extract_page("<html><body><article><p>A paragraph that warms up the extractor before the crawl."
+                     "</p></article></body></html>", "http://localhost/")
+    except ExtractionError:
+        pass
+
+
 @dataclass
 class Hint:
     entry: FeedEntry
@@ -115,6 +125,7 @@ class FeedsSpider(DebateSpider):
 
     # ------------------------------------------------------------------ start
     async def start(self):
+        warm_up()
         for request in self.start_requests():
             yield request
 
