@@ -36,6 +36,12 @@ class Response:
 Handler = Callable[[Request], Response]
 
 
+class _Server(ThreadingHTTPServer):
+    # socketserver's default backlog of 5 makes a burst of new connections (a crawl at concurrency
+    # 16) wait for the kernel's 1 s SYN retry: slow benchmarks and flaky timeout tests.
+    request_queue_size = 128
+
+
 class LocalServer:
     """`with LocalServer(handler) as srv: srv.url("/feed.xml")`. Records every request it saw."""
 
@@ -81,7 +87,7 @@ class LocalServer:
             def log_message(self, format: str, *args) -> None:  # quiet: tests and demo print their own
                 pass
 
-        self.httpd = ThreadingHTTPServer((host, port), _H)
+        self.httpd = _Server((host, port), _H)
         self.httpd.daemon_threads = True
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
 
