@@ -23,3 +23,12 @@ def shared() -> Path:
 def root(tmp_path) -> Path:
     """A fresh, empty data root."""
     return tmp_path / "data"
+
+
+@pytest.fixture(scope="session")
+def demo_runs(tmp_path_factory):
+    """`debatelake demo` run twice into one root (with a small model trained there first); shared
+    by every test that needs the demo dataset. Tests that change it work on a copy."""
+    from _demo_data import build
+
+    return build(tmp_path_factory.mktemp("demo"))

@@ -6,7 +6,6 @@ import http.client
 import json
 import os
 import re
-import socket
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -18,6 +17,8 @@ from urllib.parse import urlencode, urlsplit
 import pytest
 
 from pipeline.demo.site import CONTENT_DIR, DemoContent, DemoSite
+
+from _demo_data import free_port, run_demo_cli  # noqa: F401  (kept importable from here)
 
 PROJECT = Path(__file__).resolve().parent.parent
 PLATFORM = {"hn": "hackernews", "reddit": "reddit", "discourse": "discourse"}
@@ -331,31 +332,9 @@ def test_discourse_long_topic_needs_posts_json():
 
 
 # ============================================================================= the demo, end to end
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def run_demo_cli(root: Path, port: int) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).parent / "debatelake"
-    cmd = [str(exe)] if exe.exists() else [sys.executable, "-c", "from pipeline.cli import main; main()"]
-    return subprocess.run([*cmd, "demo", "--root", str(root), "--port", str(port)], capture_output=True, text=True,
-                          cwd=PROJECT, timeout=600, env={**os.environ, "PYTHONPATH": str(PROJECT), "COLUMNS": "200"})
-
-
 @pytest.fixture(scope="module")
-def demo_root(tmp_path_factory):
-    from pipeline.store import Store
-
-    root = tmp_path_factory.mktemp("demo") / "data"
-    port = free_port()
-    first = run_demo_cli(root, port)
-    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-3000:]
-    version = Store(root).version("documents")
-    second = run_demo_cli(root, port)
-    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-3000:]
-    return root, first, second, version
+def demo_root(demo_runs):
+    return demo_runs.root, demo_runs.first, demo_runs.second, demo_runs.version_after_first
 
 
 def test_demo_prints_what_it_wrote(demo_root):

@@ -1,18 +1,16 @@
 """The notebooks in notebooks/ run top to bottom (nbclient, a real python3 kernel) against the demo
 dataset, so they never go stale.
 
-The dataset is built once for the module: `debatelake demo` crawls the bundled site and labels it
-(with a small model trained here first, so that the demo does not train the full one), snapshot A
-is written, then the data changes (a comment added, one edited, one deleted upstream, an author
+The dataset is a copy of the session's demo dataset (tests/_demo_data.py: `debatelake demo`
+crawls the bundled site and labels it with a small model trained first); snapshot A is written, then the data changes (a comment added, one edited, one deleted upstream, an author
 taken down, processing run again) and snapshot B is written. Each notebook runs with an extra last
 cell that prints what it computed as JSON; the test compares that with the tables read directly.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
-import warnings
+import shutil
 from collections import Counter, defaultdict
 from datetime import timedelta
 from pathlib import Path
@@ -25,7 +23,6 @@ nbformat = pytest.importorskip("nbformat")
 nbclient = pytest.importorskip("nbclient")
 
 from _snapshot_data import cli  # noqa: E402
-from test_demo import free_port, run_demo_cli  # noqa: E402
 
 from pipeline.schema import Document  # noqa: E402
 from pipeline.store import Store  # noqa: E402
@@ -36,7 +33,6 @@ NAMES = ("quickstart.ipynb", "stance_over_time.ipynb", "snapshot_comparison.ipyn
 KEY = "notebook-test-key-0123456789"
 OLD, NEW = "nb-a", "nb-b"
 MARK = "__NOTEBOOK_RESULT__"
-N_TRAIN = 400  # enough for every label; the full training set takes minutes to fit on 2 busy cores
 
 ADDED_TEXT = ("Release the weights. Keeping frontier models locked behind an API only helps three companies, "
               "and open models are the only counterweight we have.")
@@ -45,16 +41,6 @@ EDITED_TEXT = ("The model refused to explain how to kill a Linux process and lec
 
 
 # ----------------------------------------------------------------------------- the dataset
-def _small_training_file(folder: Path) -> Path:
-    from pipeline.nlp.train import training_files
-
-    lines = [line for path in training_files() for line in path.read_text("utf-8").splitlines() if line.strip()]
-    lines.sort(key=lambda line: hashlib.sha256(line.encode("utf-8")).hexdigest())  # fixed, label-blind
-    path = folder / "train-small.jsonl"
-    path.write_text("\n".join(lines[:N_TRAIN]) + "\n", "utf-8")
-    return path
-
-
 def _ok(result) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
 
@@ -86,15 +72,10 @@ def _change(store: Store) -> dict:
 
 
 @pytest.fixture(scope="module")
-def dataset(tmp_path_factory):
-    from pipeline.nlp.train import TrainParams, train
-
+def dataset(tmp_path_factory, demo_runs):
     tmp = tmp_path_factory.mktemp("notebooks")
     root = tmp / "data"
-    with warnings.catch_warnings():  # a 400-line set leaves some label pairs too rare for 2 folds: fine here
-        warnings.filterwarnings("ignore", "The least populated class", UserWarning)
-        train(root, base=[_small_training_file(tmp)], params=TrainParams(folds=2))
-    _ok(run_demo_cli(root, free_port()))
+    shutil.copytree(demo_runs.root, root)  # the shared demo dataset stays as the demo left it
     store = Store(root)
     assert store.exists("annotations"), "the demo should have labelled the documents with the model trained here"
     env = {"DEBATELAKE_PSEUDONYM_KEY": KEY}
