@@ -8,10 +8,14 @@
    (no passage repeats verbatim, which would flatter any cache), 1 in 5 is a comment.
 2. Writes them to a `documents` table in a temporary data root and trains the label model there
    (or copies --models DIR, a `models/` folder with a CURRENT model).
-3. Runs `process` over them (both cores by default), then spaCy's blank English tokenizer alone
-   over the same texts in one process, and prints docs/s and words/s of each, their ratio, a
-   per-step profile of the pipeline on a sample, and the peak memory (max RSS of this process
-   plus that of its largest child, from resource.getrusage).
+3. Runs spaCy's blank English tokenizer alone over the same texts in one process, then
+   `process` over them (both cores by default), then the tokenizer again (the machine may be
+   shared: its load is printed, and the ratio uses the mean of the two tokenizer runs). Prints
+   docs/s and words/s of each and their ratio; the CPU seconds per document of each (the
+   pipeline's summed over the main process and its workers), which give the ratio the pipeline
+   would reach on two otherwise idle cores; a per-step profile (CPU time, one process) on a
+   sample; and the peak memory: max RSS of this process plus `workers` x that of the largest
+   worker (resource.getrusage), an upper bound of what was resident at once.
 
 Target: pipeline >= 0.2 x tokenizer-only throughput, peak memory < 2 GB.
 """
@@ -82,14 +86,36 @@ def make_documents(n: int, seed: int = 13):
     return docs
 
 
-def peak_memory_mb() -> float:
+def peak_memory_mb(workers: int) -> float:
     self_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     child_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    return (self_kb + child_kb) / 1024
+    return (self_kb + (workers if workers > 1 else 0) * child_kb) / 1024
+
+
+def cpu_seconds(who: int) -> float:
+    r = resource.getrusage(who)
+    return r.ru_utime + r.ru_stime
+
+
+def tokenizer_run(texts: list[str]) -> tuple[float, float, int]:
+    """(wall seconds, CPU seconds, tokens) of spaCy's blank English tokenizer over the texts."""
+    from pipeline.nlp.entities import blank_english
+
+    nlp = blank_english()
+    t, c = time.perf_counter(), time.process_time()
+    n_tokens = sum(len(doc) for doc in nlp.tokenizer.pipe(texts, batch_size=256))
+    return time.perf_counter() - t, time.process_time() - c, n_tokens
+
+
+def load_average() -> str:
+    try:
+        return " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    except OSError:
+        return "?"
 
 
 def step_profile(texts: list[str], kinds: list[str], root: str) -> dict[str, float]:
-    """Seconds per 1,000 documents of each step, in one process (where the time goes)."""
+    """CPU seconds per 1,000 documents of each step, in one process (where the time goes)."""
     from pipeline.nlp.clean import clean_text
     from pipeline.nlp.dedup import MinHasher, text_hash
     from pipeline.nlp.entities import EntityMatcher
@@ -101,32 +127,32 @@ def step_profile(texts: list[str], kinds: list[str], root: str) -> dict[str, flo
     det, matcher, hasher = LanguageDetector(), EntityMatcher(), MinHasher()
     k = 1000 / len(texts)
     out: dict[str, float] = {}
-    t = time.perf_counter()
+    t = time.process_time()
     cleaned = [clean_text(x) for x in texts]
-    out["clean"] = (time.perf_counter() - t) * k
-    t = time.perf_counter()
+    out["clean"] = (time.process_time() - t) * k
+    t = time.process_time()
     for x in cleaned:
         det.detect(x)
-    out["language"] = (time.perf_counter() - t) * k
-    t = time.perf_counter()
+    out["language"] = (time.process_time() - t) * k
+    t = time.process_time()
     spans = [passage_spans(x, kind) for x, kind in zip(cleaned, kinds)]
-    out["passages"] = (time.perf_counter() - t) * k
+    out["passages"] = (time.process_time() - t) * k
     passages = [x[s:e] for x, sp in zip(cleaned, spans) for s, e in sp]
-    t = time.perf_counter()
+    t = time.process_time()
     matcher.find_many(passages)
-    out["entities"] = (time.perf_counter() - t) * k
-    t = time.perf_counter()
+    out["entities"] = (time.process_time() - t) * k
+    t = time.process_time()
     for x in cleaned:
         text_hash(x)
         hasher.signature(x)
-    out["hashes+minhash"] = (time.perf_counter() - t) * k
-    t = time.perf_counter()
+    out["hashes+minhash"] = (time.process_time() - t) * k
+    t = time.process_time()
     labels = labeler.predict_passages(passages)
     pos = 0
     for sp in spans:
         labeler.aggregate(labels[pos:pos + len(sp)], [str(j) for j in range(len(sp))])
         pos += len(sp)
-    out["labels (Labeler)"] = (time.perf_counter() - t) * k
+    out["labels (Labeler)"] = (time.process_time() - t) * k
     return out
 
 
@@ -171,40 +197,48 @@ def main() -> int:
         print(f"model ready in {time.perf_counter() - t:.1f} s")
 
         workers = args.workers or default_workers()
+        load_before = load_average()
+        tok1_wall, tok1_cpu, n_tokens = tokenizer_run(texts)
+
+        main0, kids0 = cpu_seconds(resource.RUSAGE_SELF), cpu_seconds(resource.RUSAGE_CHILDREN)
         t = time.perf_counter()
         report = process(root, Config(), workers=workers, batch_size=args.batch_size)
         p_secs = time.perf_counter() - t
+        p_cpu = cpu_seconds(resource.RUSAGE_SELF) - main0 + cpu_seconds(resource.RUSAGE_CHILDREN) - kids0
         assert report.processed == len(texts), report
         again = process(root, Config(), workers=workers)
         assert again.todo == 0 and again.run_id is None, "a second run found work to do"
 
-        import spacy
+        tok2_wall, tok2_cpu, _ = tokenizer_run(texts)
+        load_after = load_average()
+        tok_secs, tok_cpu = (tok1_wall + tok2_wall) / 2, (tok1_cpu + tok2_cpu) / 2
 
-        nlp = spacy.blank("en")
-        t = time.perf_counter()
-        n_tokens = sum(len(doc) for doc in nlp.tokenizer.pipe(texts, batch_size=256))
-        tok_secs = time.perf_counter() - t
-
-        p_docs, tok_docs = len(texts) / p_secs, len(texts) / tok_secs
-        print()
-        print(f"{'':34}{'docs/s':>10}{'words/s':>12}{'seconds':>10}")
-        print(f"{'process (' + str(report.workers) + ' workers, whole run)':34}{p_docs:>10,.0f}"
-              f"{n_words / p_secs:>12,.0f}{p_secs:>10.1f}")
-        print(f"{'spaCy blank tokenizer (1 process)':34}{tok_docs:>10,.0f}{n_words / tok_secs:>12,.0f}"
-              f"{tok_secs:>10.1f}")
-        print(f"ratio process / tokenizer: {p_docs / tok_docs:.3f} (target >= 0.2)")
+        n = len(texts)
+        p_docs, tok_docs = n / p_secs, n / tok_secs
+        print(f"\nload average before / after: {load_before} / {load_after} ({default_workers()} cores)")
+        print(f"{'':40}{'docs/s':>10}{'words/s':>12}{'seconds':>10}{'CPU ms/doc':>12}")
+        print(f"{'process (' + str(report.workers) + ' workers, whole run)':40}{p_docs:>10,.0f}"
+              f"{n_words / p_secs:>12,.0f}{p_secs:>10.1f}{1000 * p_cpu / n:>12.2f}")
+        for label, wall, cpu in (("spaCy blank tokenizer, before", tok1_wall, tok1_cpu),
+                                 ("spaCy blank tokenizer, after", tok2_wall, tok2_cpu),
+                                 ("spaCy blank tokenizer, mean (1 process)", tok_secs, tok_cpu)):
+            print(f"{label:40}{n / wall:>10,.0f}{n_words / wall:>12,.0f}{wall:>10.1f}{1000 * cpu / n:>12.2f}")
+        print(f"ratio process / tokenizer (docs/s, this run): {p_docs / tok_docs:.3f} (target >= 0.2)")
+        print(f"ratio on {workers} otherwise idle cores (from CPU time: {workers} x tokenizer CPU/doc "
+              f"/ pipeline CPU/doc): {workers * tok_cpu / p_cpu:.3f}")
         print(f"passages {report.passages_written:,}, annotation rows {report.annotations_written:,}, "
               f"exact dupes {report.exact_duplicates}, near dupes {report.near_duplicates}, "
               f"tokens {n_tokens:,}")
-        print(f"peak memory (self + largest child): {peak_memory_mb():,.0f} MB (target < 2048 MB)")
+        print(f"peak memory (this process + {workers} x largest worker): {peak_memory_mb(workers):,.0f} MB "
+              f"(target < 2048 MB)")
 
         sample = min(args.profile_sample, len(texts))
         prof = step_profile(texts[:sample], kinds[:sample], root)
         total = sum(prof.values())
-        print(f"\nwhere the time goes, one process, seconds per 1,000 documents (sample of {sample}):")
+        print(f"\nwhere the time goes, one process, CPU seconds per 1,000 documents (sample of {sample}):")
         for step, secs in prof.items():
             print(f"  {step:18}{secs:7.2f}  {100 * secs / total:5.1f}%")
-        print(f"  {'all steps':18}{total:7.2f}  -> {1000 / total:,.0f} docs/s per core")
+        print(f"  {'all steps':18}{total:7.2f}  -> {1000 / total:,.0f} docs/s per core of CPU time")
     finally:
         if args.keep:
             print(f"data root kept: {root}")

@@ -26,8 +26,24 @@ from typing import Any, Callable, Iterable, Iterator
 _WORKER_STATE: Any = None
 
 
+def _single_threaded() -> None:
+    """One thread per worker: the pool already uses every core, so the libraries' own thread
+    pools (BLAS, the Hugging Face tokenizer's Rayon pool) would only compete with the other
+    workers."""
+    os.environ["TOKENIZERS_PARALLELISM"] = "false"  # read by `tokenizers` at each call
+    for var in ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+    try:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1)  # BLAS/OpenMP libraries loaded already (numpy, scipy)
+    except Exception:  # pragma: no cover - threadpoolctl comes with scikit-learn
+        pass
+
+
 def _init_worker(factory: Callable[[], Any]) -> None:
     global _WORKER_STATE
+    _single_threaded()
     _WORKER_STATE = factory()
 
 
