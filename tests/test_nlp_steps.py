@@ -1,0 +1,149 @@
+"""The processing steps one by one (no model, no tables): cleaning, language, passages,
+duplicates, entities and the gazetteer."""
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from pipeline.nlp.clean import clean_text, is_binary
+from pipeline.nlp.dedup import DedupIndex, DedupItem, MinHasher, text_hash
+from pipeline.nlp.entities import LABELS, EntityMatcher, load_gazetteer
+from pipeline.nlp.language import UNDETERMINED, LanguageDetector
+from pipeline.nlp.passages import passage_spans, sentence_spans
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.mark.parametrize("raw, cleaned", [
+    ("Caf&eacute; &amp; <i>bar</i>", "Café & bar"),
+    ("ﬁne ｗｉｄｅ", "fine wide"),  # NFKC
+    ("zero\u200bwidth soft\u00adhyphen", "zerowidth softhyphen"),
+    ("A [link](https://x.org/a_(b)) and ![img](p.png) here", "A link and here"),
+    ("text [span]{.underline} more {#id .cls}", "text span more"),
+    ("claim.[1] next^[2] and [^note] end, models¹ too", "claim. next and end, models too"),
+    ("::: {.warning}\nBe careful.\n:::", "Be careful."),
+    ("# Title\n\n> quoted **bold** line\n\n* item one\n* item two", "Title\n\nquoted bold line\n\nitem one\nitem two"),
+    ("<p>One</p><script>var x = 1;</script><p>Two<br>three</p>", "One\n\nTwo\nthree"),
+    ("Line one\n\n\n\n   Line   two\t\ttabs", "Line one\n\nLine two tabs"),
+    ("Leave a comment\nReal text here.\n12 likes\nSubscribe to get new posts in your inbox.", "Real text here."),
+    ("Share this", "Share this"),  # a one-line comment is what its author wrote
+])
+def test_clean_text(raw, cleaned):
+    assert clean_text(raw) == cleaned
+
+
+def test_binary_and_megabyte_text():
+    assert is_binary(bytes(range(256)).decode("latin-1") * 10)
+    assert is_binary("\ufffd\ufffd abc \ufffd" * 100)
+    assert not is_binary("Plain prose with ünïcödé and emoji 🔥.")
+    big = "<p>Open <b>weights</b> matter [^1] to research.</p>\n" * 25_000  # ~1.2 MB of markup
+    out = clean_text(big)
+    assert out.startswith("Open weights matter to research.") and "<" not in out and "[^" not in out
+
+
+def test_language():
+    det = LanguageDetector()
+    assert det.detect("The weights were released under a permissive licence last week, and people "
+                      "are already fine-tuning them.")[0] == "en"
+    assert det.detect("Les poids du modèle ont été publiés la semaine dernière sous une licence libre.")[0] == "fr"
+    assert det.detect("Die Gewichte wurden letzte Woche unter einer freien Lizenz veröffentlicht.")[0] == "de"
+    assert det.detect("🔥🔥 😂 123 !!!") == (None, 0.0)
+    assert det.detect("ok")[0] in ("en", UNDETERMINED)
+
+
+def test_passages_cut_at_sentences_and_keep_offsets():
+    para = " ".join(f"Sentence number {i} says something about open weights and filters." for i in range(60))
+    text = "A title\n\n" + para + "\n\nA closing paragraph that is long enough to stand on its own, surely."
+    spans = passage_spans(text, "post", max_chars=500)
+    assert all(e - s <= 500 for s, e in spans) and len(spans) >= 7
+    assert all(a[1] <= b[0] for a, b in zip(spans, spans[1:]))
+    assert text[spans[0][0]:spans[0][1]].startswith("A title\n\nSentence number 0")  # heading joined on
+    assert all(text[s:e].endswith(".") for s, e in spans)
+    # every non-space character of the text is in exactly one passage
+    covered = "".join(text[s:e] for s, e in spans)
+    assert sorted(covered.replace(" ", "").replace("\n", "")) == sorted(text.replace(" ", "").replace("\n", ""))
+    comment = "Short reply.\n\nWith a second paragraph."
+    assert passage_spans(comment, "comment") == [(0, len(comment))]
+    assert passage_spans(comment, "post") == [(0, len(comment))]  # tiny paragraphs are joined
+    assert passage_spans("", "post") == []
+    no_stops = "word " * 1000  # no sentence ends at all: cut at spaces
+    assert all(e - s <= 1200 for s, e in passage_spans(no_stops.strip(), "post"))
+    sample = "Dr. Smith met Mr. Jones. Then they left! Done?"
+    assert [sample[s:e] for s, e in sentence_spans(sample)] == [
+        "Dr. Smith met Mr. Jones.", "Then they left!", "Done?"]
+
+
+def test_minhash_is_stable_across_processes():
+    text = "open weights let anyone inspect the model and fine tune it for their own language"
+    sig = MinHasher().signature(text)
+    code = ("import sys; sys.path.insert(0, %r); from pipeline.nlp.dedup import MinHasher; "
+            "print(','.join(map(str, MinHasher().signature(%r).tolist())))" % (str(REPO), text))
+    other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert other == ",".join(map(str, sig.tolist()))
+    assert MinHasher().signature("too short") is None
+
+
+def test_dedup_index_marks_earlier_documents_and_survives_a_rebuild():
+    hasher = MinHasher()
+    base = ("The model refused to summarise a news article about a war because it contained violence, "
+            "which makes it useless for journalists who need exactly that kind of summary every day. "
+            "Filters that cannot tell reporting from incitement fail the people who most need the tool, "
+            "and they push those people towards uncensored models with no safeguards at all.")
+    near = base.replace("useless", "worthless")
+    other = "A completely different text about licences, export controls and compute thresholds for frontier models."
+
+    def item(doc_id: str, text: str) -> DedupItem:
+        return DedupItem(doc_id, f"h-{doc_id}", text_hash(text), hasher.signature(text))
+
+    index = DedupIndex(threshold=0.8)
+    decisions, rows = index.assign([item("a", base), item("b", base), item("c", near), item("d", other)], "run1")
+    assert [(d.duplicate_of, d.kind) for d in decisions] == [(None, None), ("a", "exact"), ("a", "near"), (None, None)]
+    assert decisions[2].similarity >= 0.8 and rows.num_rows == 4
+
+    rebuilt = DedupIndex.from_rows([rows], threshold=0.8)
+    again, new_rows = rebuilt.assign([item("c", near), item("a", base), item("e", near)])
+    assert [(d.duplicate_of, d.kind) for d in again] == [("a", "near"), (None, None), ("c", "exact")]
+    assert new_rows.num_rows == 1  # only "e" is new
+    variant = base.replace("journalists", "reporters")
+    assert [(d.duplicate_of, d.kind) for d in DedupIndex.from_rows([rows], threshold=0.8).assign(
+        [item("f", variant)])[0]] == [("a", "near")]
+    strict = DedupIndex.from_rows([rows], threshold=1.0)  # the threshold decides
+    assert [(d.duplicate_of, d.kind) for d in strict.assign([item("f", variant), item("g", near)])[0]] == [
+        (None, None), ("c", "exact")]
+
+
+def test_gazetteer_and_entity_linking():
+    entries = load_gazetteer()
+    assert len(entries) >= 150
+    assert len({e.id for e in entries}) == len(entries) and {e.label for e in entries} <= set(LABELS)
+    counts = Counter(e.label for e in entries)
+    assert counts["MODEL"] + counts["MODEL_FAMILY"] >= 60 and counts["LAB"] >= 20 and counts["PERSON"] >= 30
+    ids = {e.id for e in entries}
+    assert all(e.parent in ids for e in entries if e.parent) and all(e.org in ids for e in entries if e.org)
+
+    m = EntityMatcher(entries)
+    cases = {
+        "Llama 2 is out": [("Llama 2", "llama-2")],
+        "I ran llama-2-70b-chat locally": [("llama-2-70b-chat", "llama-2")],
+        "LLaMA-2 weights leaked": [("LLaMA-2", "llama-2")],
+        "Meta AI and FAIR published it": [("Meta AI", "meta"), ("FAIR", "meta")],
+        "Yann LeCun disagreed with Sam Altman about GPT-4o": [
+            ("Yann LeCun", "yann-lecun"), ("Sam Altman", "sam-altman"), ("GPT-4o", "gpt-4o")],
+        "a fair price for a meta question": [],  # lower-case common words are not entities
+    }
+    for text, expected in cases.items():
+        found = m.find(text)
+        assert [(e["text"], e["id"]) for e in found] == expected, text
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in found)
+    many = m.find_many(["Llama 2", "no entity here", "Anthropic and OpenAI"])
+    assert [[e["id"] for e in x] for x in many] == [["llama-2"], [], ["anthropic", "openai"]]
+
+
+def test_signature_arrays_are_uint32():
+    sig = MinHasher().signature("one two three four five six seven eight nine ten eleven")
+    assert sig.dtype == np.uint32 and sig.shape == (128,)
