@@ -311,14 +311,16 @@ class _KeySet:
 
 
 def _scan_keys(store: Store, name: str, flt: pc.Expression | None) -> tuple[_KeySet, _KeySet]:
-    """(doc_id + content_hash keys, doc_id keys) of the rows of a table matching `flt`."""
-    both: list[int] = []
-    docs: list[int] = []
+    """(doc_id + content_hash keys, doc_id keys) of the rows of a table matching `flt`, 8 bytes
+    per row each (deduplicated per batch; the table streams through)."""
+    both: list[np.ndarray] = []
+    docs: list[np.ndarray] = []
     for batch in store.iter_batches(name, columns=["doc_id", "content_hash"], filter=flt, batch_size=65536):
-        for doc_id, ch in zip(batch.column("doc_id").to_pylist(), batch.column("content_hash").to_pylist()):
-            both.append(_key(doc_id, ch))
-            docs.append(_key(doc_id, None))
-    return _KeySet(both), _KeySet(docs)
+        ids, hashes = batch.column("doc_id").to_pylist(), batch.column("content_hash").to_pylist()
+        both.append(np.unique(np.fromiter((_key(d, h) for d, h in zip(ids, hashes)), np.uint64, len(ids))))
+        docs.append(np.unique(np.fromiter((_key(d, None) for d in ids), np.uint64, len(ids))))
+    empty = np.empty(0, dtype=np.uint64)
+    return _KeySet(np.concatenate(both) if both else empty), _KeySet(np.concatenate(docs) if docs else empty)
 
 
 @dataclass
