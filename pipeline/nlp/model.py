@@ -155,6 +155,9 @@ class Labeler:
             raise ModelMissing(f"model version {version!r} is missing under {mdir}: run `debatelake train`")
         with open(path / MODEL_FILE, "rb") as fh:
             state = pickle.load(fh)
+        if not hasattr(state.get("featurizer"), "tone_scaler"):
+            raise ModelMissing(f"model {version} under {mdir} was written by an older version of the code: "
+                               "run `debatelake train` again")
         meta = json.loads((path / META_FILE).read_text()) if (path / META_FILE).is_file() else {}
         encoder = get_encoder(mdir)
         if meta.get("embeddings") and encoder.digest != meta["embeddings"]:
@@ -192,9 +195,9 @@ class Labeler:
         return self.featurizer.transform(texts, emb, cues)
 
     def _probs(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        X = self._features(texts)
-        axis_probs = {axis: self.heads[axis].predict_proba(X) for axis in AXES}
-        topic_probs = np.column_stack([self.topic_heads[t].predict_proba(X)[:, 1] for t in TOPICS]) \
+        X = self._features(texts)  # head -> matrix
+        axis_probs = {axis: self.heads[axis].predict_proba(X[axis]) for axis in AXES}
+        topic_probs = np.column_stack([self.topic_heads[t].predict_proba(X["topics"])[:, 1] for t in TOPICS]) \
             if len(texts) else np.zeros((0, len(TOPICS)))
         return axis_probs, topic_probs
 

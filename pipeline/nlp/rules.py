@@ -339,3 +339,35 @@ class MajorityBaseline:
 
     def predict(self, texts: list[str]) -> list[dict]:
         return [{**self.labels, "topics": list(self.topics)} for _ in texts]
+
+
+# --------------------------------------------------------------------------- tone lexicon
+TONE_FEATURE_NAMES = ["vader_pos", "vader_neg", "vader_neu", "vader_compound", "vader_max", "vader_min",
+                      "share_positive", "share_negative", "exclaim_share"]
+_VADER = None
+
+
+def _vader():
+    global _VADER
+    if _VADER is None:
+        from vaderSentiment.vaderSentiment import SentimentIntensityAnalyzer
+
+        _VADER = SentimentIntensityAnalyzer()
+    return _VADER
+
+
+def tone_features(texts: list[str]) -> np.ndarray:
+    """Sentence-level VADER scores pooled over each passage (per whole passage VADER
+    saturates on long texts; per sentence it does not): mean pos/neg/neu/compound, the most
+    positive and most negative sentence, the shares of clearly positive/negative sentences."""
+    an = _vader()
+    out = np.zeros((len(texts), len(TONE_FEATURE_NAMES)), dtype=np.float32)
+    for row, text in enumerate(texts):
+        sents = split_sentences(text or "")[:200]
+        if not sents:
+            continue
+        sc = np.array([[v["pos"], v["neg"], v["neu"], v["compound"]] for v in (an.polarity_scores(s[:2000]) for s in sents)])
+        c = sc[:, 3]
+        out[row] = [*sc.mean(axis=0), c.max(), c.min(), (c > 0.3).mean(), (c < -0.3).mean(),
+                    sum(s.rstrip().endswith("!") for s in sents) / len(sents)]
+    return out

@@ -40,7 +40,7 @@ class TrainingDataError(ValueError):
 @dataclass(frozen=True)
 class TrainParams:
     features: FeatureParams = field(default_factory=FeatureParams)
-    C: tuple[tuple[str, float], ...] = (("release", 0.5), ("moderation", 0.5), ("sentiment", 0.5), ("topics", 0.5))
+    C: tuple[tuple[str, float], ...] = (("release", 0.1), ("moderation", 0.1), ("sentiment", 0.3), ("topics", 1.0))
     folds: int = 5
     seed: int = 13
     max_iter: int = 2000
@@ -224,14 +224,14 @@ def _fit_heads(X, rows: list[dict], params: TrainParams):
     heads = {}
     for axis in AXES:
         y = np.array([r[axis] for r in rows])
-        heads[axis] = _lr(params.c(axis), params.seed, params.max_iter).fit(X, y)
+        heads[axis] = _lr(params.c(axis), params.seed, params.max_iter).fit(X[axis], y)
     topic_heads = {}
     for t in TOPICS:
         y = np.array([int(t in r["topics"]) for r in rows])
         if y.min() == y.max():
             topic_heads[t] = ConstantBinary(float(y[0]))
         else:
-            topic_heads[t] = _lr(params.c("topics"), params.seed, params.max_iter, binary=True).fit(X, y)
+            topic_heads[t] = _lr(params.c("topics"), params.seed, params.max_iter, binary=True).fit(X["topics"], y)
     return heads, topic_heads
 
 
@@ -293,13 +293,13 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
         Xte = fz.transform([texts[i] for i in te], emb[te], cues[te])
         heads, topic_heads = _fit_heads(Xtr, [rows[i] for i in tr], params)
         for a in AXES:
-            s = _scores(heads[a], Xte)
+            s = _scores(heads[a], Xte[a])
             full = np.full((len(te), len(classes[a])), -1e3)  # a class absent from this fold
             for j, c in enumerate(heads[a].classes_):
                 full[:, int(np.searchsorted(classes[a], c))] = s[:, j]
             oof[a][te] = full
         for j, t in enumerate(TOPICS):
-            oof_top[te, j] = np.asarray(topic_heads[t].decision_function(Xte), dtype=float)
+            oof_top[te, j] = np.asarray(topic_heads[t].decision_function(Xte["topics"]), dtype=float)
     say("calibrating and fitting the final models")
     cv: dict[str, Any] = {"folds": folds, "rows": n}
     temps = {}
