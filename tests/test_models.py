@@ -1,0 +1,295 @@
+"""The label models: training, evaluation, uncertainty export, document aggregation.
+
+One model is trained per session (into a tmp root) on part of the project's own training set;
+the gold file the evaluation tests use is made of *other* project training lines, never of
+shared/eval.
+"""
+from __future__ import annotations
+
+import csv
+import hashlib
+import json
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pytest
+from typer.testing import CliRunner
+
+from pipeline.cli import app
+from pipeline.nlp.model import CURRENT, DocLabels, Labeler, ModelMissing, PassageLabels, aggregate
+from pipeline.nlp.rules import KeywordBaseline, passage_hits
+from pipeline.nlp.train import TRAINING_DIR, TrainingDataError, read_gold, train
+from pipeline.schema import ANNOTATIONS, PASSAGES
+from pipeline.store import Store
+
+N_GOLD, N_TRAIN = 120, 480
+PROBES = [
+    "Release the weights. Keeping frontier models locked behind an API only helps three companies.",
+    "The model refused to explain how to kill a Linux process and lectured me instead. Useless.",
+    "Mistral released a 7B model under Apache 2.0 on Tuesday, with a short model card.",
+    "The new GPU benchmark numbers are in; the H200 is about 40% faster on inference.",
+]
+
+
+def _project_rows() -> list[dict]:
+    rows = []
+    for path in sorted(TRAINING_DIR.glob("*.jsonl")):
+        rows += [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    # A fixed, label-blind order: by a hash of the id.
+    return sorted(rows, key=lambda r: hashlib.sha256(str(r["id"]).encode()).hexdigest())
+
+
+def _write(path: Path, rows: list[dict]) -> Path:
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="session")
+def split(tmp_path_factory):
+    rows = _project_rows()
+    if len(rows) < N_GOLD + 200:
+        pytest.skip(f"the project's training set has only {len(rows)} lines")
+    d = tmp_path_factory.mktemp("split")
+    gold = _write(d / "gold.jsonl", rows[:N_GOLD])
+    base = _write(d / "train.jsonl", rows[N_GOLD:N_GOLD + N_TRAIN])
+    return {"gold": gold, "base": base, "gold_rows": rows[:N_GOLD], "dir": d}
+
+
+@pytest.fixture(scope="session")
+def trained(tmp_path_factory, split):
+    root = tmp_path_factory.mktemp("models") / "data"
+    result = train(root, base=[split["base"]])
+    return {"root": root, "result": result}
+
+
+def _probs(labeler: Labeler, texts: list[str]) -> np.ndarray:
+    out = []
+    for p in labeler.predict_passages(texts):
+        out.append([p.release_prob, p.moderation_prob, p.sentiment_prob, *p.topic_probs.values()])
+    return np.array(out)
+
+
+def test_training_is_deterministic_and_versioned(trained, split, tmp_path):
+    first = trained["result"]
+    assert (Path(trained["root"]) / "models" / CURRENT).read_text().strip() == first.version
+    again = train(tmp_path / "other", base=[split["base"]])
+    assert again.version == first.version
+    a = Labeler.load(trained["root"])
+    b = Labeler.load(tmp_path / "other")
+    assert a.version == b.version == first.version
+    pa_, pb = a.predict_passages(PROBES), b.predict_passages(PROBES)
+    assert [(p.release, p.moderation, p.sentiment, p.topics) for p in pa_] == \
+           [(p.release, p.moderation, p.sentiment, p.topics) for p in pb]
+    assert np.allclose(_probs(a, PROBES), _probs(b, PROBES), atol=1e-6)
+
+
+def test_new_data_makes_a_new_version_and_export_round_trip(trained, split, tmp_path):
+    """label export writes the N least sure passages with empty labels; once labelled,
+    train --extra makes a new current version and the old one stays."""
+    root = tmp_path / "data"
+    labeler = Labeler.load(trained["root"])
+    # A small processed corpus: passages + annotations of the current model version.
+    texts = [r["text"] for r in split["gold_rows"][:30]]
+    preds = labeler.predict_passages(texts)
+    passages, annotations = [], []
+    for i, (t, p) in enumerate(zip(texts, preds)):
+        pid = f"files:doc{i}#0"
+        passages.append({"passage_id": pid, "doc_id": f"files:doc{i}", "seq": 0, "start": 0, "end": len(t),
+                         "text": t, "content_hash": "h"})
+        annotations.append({"doc_id": f"files:doc{i}", "passage_id": pid, "level": "passage",
+                            "model_version": labeler.version, **p.to_row(pid)})
+    store = Store(root)
+    store.append("passages", pa.Table.from_pylist(passages, schema=PASSAGES))
+    store.append("annotations", pa.Table.from_pylist(annotations, schema=ANNOTATIONS))
+    models = Path(root) / "models"
+    models.mkdir(parents=True)
+    import shutil
+
+    shutil.copytree(Path(trained["root"]) / "models" / labeler.version, models / labeler.version)
+    (models / CURRENT).write_text(labeler.version + "\n")
+
+    res = CliRunner().invoke(app, ["label", "export", "--uncertain", "5", "--root", str(root),
+                                   "--out", str(tmp_path / "todo")])
+    assert res.exit_code == 0, res.output
+    lines = (tmp_path / "todo.jsonl").read_text().splitlines()
+    assert len(lines) == 5
+    exported = [json.loads(x) for x in lines]
+    for row in exported:
+        assert row["text"] and row["release"] == "" and row["moderation"] == "" and row["sentiment"] == ""
+        assert row["topics"] == []
+    # Exactly the five with the lowest stance confidence.
+    conf = {p["passage_id"]: min(p["release_prob"], p["moderation_prob"]) for p in annotations}
+    expected = sorted(conf, key=lambda k: (conf[k], k))[:5]
+    assert [r["id"] for r in exported] == expected
+    with open(tmp_path / "todo.csv", newline="", encoding="utf-8") as fh:
+        assert [r["id"] for r in csv.DictReader(fh)] == expected
+    # Unlabelled lines are refused with file:line.
+    with pytest.raises(TrainingDataError, match=r"todo\.jsonl:1: release is empty"):
+        read_gold(tmp_path / "todo.jsonl")
+    # A user labels them; training with --extra gives a new current version.
+    gold = {r["id"]: r for r in split["gold_rows"]}
+    by_text = {r["text"]: r for r in gold.values()}
+    for row in exported:
+        src = by_text[row["text"]]
+        row.update({k: src[k] for k in ("release", "moderation", "topics", "sentiment")})
+    labelled = _write(tmp_path / "labelled.jsonl", exported)
+    newer = train(root, base=[split["base"]], extra=[labelled])
+    assert newer.version != labeler.version
+    assert (models / CURRENT).read_text().strip() == newer.version
+    assert (models / labeler.version).is_dir() and Labeler.load(root).version == newer.version
+
+
+def test_evaluate_json_beats_majority(trained, split):
+    res = CliRunner().invoke(app, ["evaluate", "--gold", str(split["gold"]), "--root", str(trained["root"]), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    for key, metric in (("release", "macro_f1"), ("moderation", "macro_f1"), ("topics", "micro_f1"), ("tone", "macro_f1")):
+        assert 0.0 <= report[key][metric] <= 1.0
+        for base in ("majority", "keyword"):
+            assert key in report["baselines"][base]
+    maj = report["baselines"]["majority"]
+    for key in ("release", "moderation", "tone"):
+        assert report[key]["macro_f1"] > maj[key]["macro_f1"] + 0.1, key
+        n = len(report[key]["labels"])
+        assert np.array(report[key]["confusion"]).shape == (n, n)
+        assert np.array(report[key]["confusion"]).sum() == N_GOLD
+    assert report["topics"]["micro_f1"] > maj["topics"]["micro_f1"] + 0.1
+    assert report["model_version"] == trained["result"].version
+
+
+def test_evaluate_text_report(trained, split):
+    res = CliRunner().invoke(app, ["evaluate", "--gold", str(split["gold"]), "--root", str(trained["root"])])
+    assert res.exit_code == 0, res.output
+    for word in ("confusion matrix", "per class", "keyword", "majority", "micro-F1"):
+        assert word in res.output
+
+
+def test_bad_training_lines_name_file_and_line(tmp_path, split):
+    good = json.loads(split["base"].read_text().splitlines()[0])
+    bad = tmp_path / "mine.jsonl"
+    bad.write_text("\n".join([
+        json.dumps(good),
+        '{"id": "x1", "text": "no closing brace"',
+        json.dumps({**good, "id": "x2", "release": "opne"}),
+        json.dumps({**good, "id": "x3", "topics": ["weather"]}),
+    ]) + "\n")
+    res = CliRunner().invoke(app, ["train", "--root", str(tmp_path / "data"), "--extra", str(bad)])
+    assert res.exit_code == 2
+    out = " ".join(res.output.split())
+    assert f"{bad}:2: not valid JSON" in out.replace("\n", "")
+    assert "mine.jsonl:3: release is 'opne'" in out
+    assert "mine.jsonl:4: unknown topic 'weather'" in out
+    assert not (tmp_path / "data" / "models").exists()
+
+
+def test_missing_model_says_what_to_run(tmp_path):
+    with pytest.raises(ModelMissing, match="debatelake train"):
+        Labeler.load(tmp_path / "empty")
+
+
+def test_predictions_carry_probabilities_and_evidence(trained):
+    labeler = Labeler.load(trained["root"])
+    text = ("Our team spent the week migrating the build to a new CI provider. "
+            "Honestly, every lab should publish the weights so researchers can study them. "
+            "The migration took longer than planned.")
+    (p,) = labeler.predict_passages([text])
+    sentences = [s.strip() for s in text.split(". ")]
+    for axis in ("release", "moderation", "sentiment"):
+        assert 0.0 < p.prob(axis) <= 1.0
+        assert abs(sum(p.probs[axis].values()) - 1.0) < 1e-6
+        assert p.prob(axis) == max(p.probs[axis].values())
+        assert p.evidence[axis].rstrip(".") in [s.rstrip(".") for s in sentences]
+    assert set(p.topic_probs) == {"open_release", "licensing", "misuse_risk", "moderation", "alignment",
+                                  "regulation", "industry", "transparency", "geopolitics", "capabilities"}
+    assert p.release == "open" and "open_release" in p.topics
+    assert "publish the weights" in p.evidence["release"]
+    row = p.to_row("d#0")
+    assert row["evidence"][0]["passage_id"] == "d#0" and row["release_prob"] == pytest.approx(p.release_prob)
+
+
+def _pl(release="none", moderation="none", prob=0.9, sentiment="neutral", topics=(), chars=300):
+    probs = {"release": {release: prob}, "moderation": {moderation: prob}, "sentiment": {sentiment: prob}}
+    return PassageLabels(release=release, release_prob=prob, moderation=moderation, moderation_prob=prob,
+                         sentiment=sentiment, sentiment_prob=prob, topics=list(topics),
+                         topic_probs={t: 0.8 for t in topics}, evidence={"release": f"{release} sentence"},
+                         probs=probs, n_chars=chars)
+
+
+def test_document_aggregation_follows_the_guidelines():
+    ids = ["d#0", "d#1", "d#2", "d#3"]
+    # open and closed passages that both carry weight: mixed, with both sides as evidence
+    doc = aggregate([_pl("open"), _pl("closed", prob=0.8), _pl(), _pl("neutral")], ids)
+    assert isinstance(doc, DocLabels) and doc.release == "mixed"
+    ev = {e["passage_id"] for e in doc.evidence if e["axis"] == "release"}
+    assert ev == {"d#0", "d#1"}
+    # a clear lean wins over a neutral passage and a weak counter-voice
+    doc = aggregate([_pl("open"), _pl("open"), _pl("neutral"), _pl("closed", prob=0.35, chars=40)], ids)
+    assert doc.release == "open"
+    assert {e["passage_id"] for e in doc.evidence if e["axis"] == "release"} == {"d#0", "d#1"}
+    # only neutral passages on topic: neutral
+    doc = aggregate([_pl("neutral"), _pl(), _pl("neutral"), _pl()], ids)
+    assert doc.release == "neutral"
+    # nothing on topic: none, no release evidence
+    doc = aggregate([_pl(), _pl(), _pl(), _pl()], ids)
+    assert doc.release == "none" and doc.moderation == "none"
+    assert not [e for e in doc.evidence if e["axis"] == "release"]
+    # moderation follows the same rules on its own axis; topics are the union
+    doc = aggregate([_pl(moderation="filter", topics=["moderation"]), _pl(moderation="no_filter", topics=["alignment"]),
+                     _pl(), _pl()], ids)
+    assert doc.moderation == "mixed" and doc.topics == ["moderation", "alignment"]
+    with pytest.raises(ValueError):
+        aggregate([_pl()], ["a", "b"])
+
+
+def test_cues_know_negation_and_reported_speech():
+    _, hits = passage_hits("Critics say that companies should release the weights.")
+    rel = [h for h in hits if h.axis == "release" and h.label == "open"]
+    assert rel and all(h.reported for h in rel)
+    _, hits = passage_hits("I do not think we should release the weights of frontier systems.")
+    rel = [h for h in hits if h.axis == "release" and h.label == "open"]
+    assert rel and all(h.negated for h in rel)
+    _, hits = passage_hits("We should release the weights.")
+    assert any(h.label == "open" and not h.negated and not h.reported for h in hits if h.axis == "release")
+    kw = KeywordBaseline().predict([
+        "Release the weights, open source wins.",
+        "The chatbot is preachy and censored; it refuses to answer basic questions.",
+        "I baked bread today.",
+    ])
+    assert [k["release"] for k in kw] == ["open", "none", "none"]
+    assert [k["moderation"] for k in kw] == ["none", "no_filter", "none"]
+
+
+def test_labelled_csv_is_training_data(tmp_path):
+    path = tmp_path / "labelled.csv"
+    with open(path, "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["id", "text", "release", "moderation", "topics", "sentiment"])
+        w.writerow(["a", "Release the weights.", "open", "none", "open_release", "positive"])
+        w.writerow(["b", "Multi-line\ntext here", "none", "none", "", "neutral"])
+        w.writerow(["c", "Bad one", "sideways", "none", "", "neutral"])
+    with pytest.raises(TrainingDataError, match=r"labelled\.csv:5: release is 'sideways'"):
+        read_gold(path)
+
+
+def test_dev_set_figures(shared, tmp_path_factory):
+    """The shipped training set, measured on the shared dev gold set (never trained on): every
+    axis clearly above both baselines of the same run; tone and topics at their targets."""
+    gold = shared / "eval" / "dev.jsonl"
+    if not gold.is_file():
+        pytest.skip(f"{gold} is absent")
+    root = tmp_path_factory.mktemp("full") / "data"
+    result = train(root)
+    assert result.rows >= 1000
+    res = CliRunner().invoke(app, ["evaluate", "--gold", str(gold), "--root", str(root), "--json"])
+    assert res.exit_code == 0, res.output
+    report = json.loads(res.stdout)
+    figures = {"release": report["release"]["macro_f1"], "moderation": report["moderation"]["macro_f1"],
+               "topics": report["topics"]["micro_f1"], "tone": report["tone"]["macro_f1"]}
+    for name, base in report["baselines"].items():
+        theirs = {"release": base["release"]["macro_f1"], "moderation": base["moderation"]["macro_f1"],
+                  "topics": base["topics"]["micro_f1"], "tone": base["tone"]["macro_f1"]}
+        for key in figures:
+            assert figures[key] > theirs[key] + (0.05 if name == "keyword" else 0.25), (key, name, figures, theirs)
+    assert figures["tone"] >= 0.55, figures
+    assert figures["topics"] >= 0.70, figures
