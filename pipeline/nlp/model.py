@@ -131,8 +131,9 @@ class Labeler:
 
     def __init__(self, *, version: str, featurizer: Featurizer, heads: dict[str, Any],
                  topic_heads: dict[str, Any], thresholds: dict[str, float], encoder: Encoder,
-                 meta: dict[str, Any] | None = None, path: Path | None = None):
+                 meta: dict[str, Any] | None = None, path: Path | None = None, pool_weight: float = 1.0):
         self.version = version
+        self.pool_weight = float(pool_weight)  # weight of the whole passage against its best sentence
         self.featurizer = featurizer
         self.heads = heads  # axis -> fitted classifier with predict_proba and classes_
         self.topic_heads = topic_heads  # topic -> fitted binary classifier
@@ -167,7 +168,7 @@ class Labeler:
             )
         return cls(version=version, featurizer=state["featurizer"], heads=state["heads"],
                    topic_heads=state["topic_heads"], thresholds=state["thresholds"], encoder=encoder,
-                   meta=meta, path=path)
+                   meta=meta, path=path, pool_weight=state.get("pool_weight", 1.0))
 
     def save(self, mdir: Path, make_current: bool = True) -> Path:
         path = mdir / self.version
@@ -175,7 +176,7 @@ class Labeler:
         tmp.mkdir(parents=True, exist_ok=True)
         with open(tmp / MODEL_FILE, "wb") as fh:
             pickle.dump({"featurizer": self.featurizer, "heads": self.heads, "topic_heads": self.topic_heads,
-                         "thresholds": self.thresholds}, fh, protocol=4)
+                         "thresholds": self.thresholds, "pool_weight": self.pool_weight}, fh, protocol=4)
         (tmp / META_FILE).write_text(json.dumps(self.meta, indent=2, sort_keys=True))
         if path.exists():
             import shutil
@@ -223,6 +224,8 @@ class Labeler:
             for axis in AXES:
                 classes = list(self.heads[axis].classes_)
                 p = axis_probs[axis][i]
+                if axis in POOLED:
+                    p = pool_multiclass(p, s_axis[axis][sl], self.pool_weight)
                 k = int(np.argmax(p))
                 fields[axis] = str(classes[k])
                 fields[f"{axis}_prob"] = float(p[k])
@@ -232,7 +235,8 @@ class Labeler:
                     j = int(np.argmax(sp_))
                     evidence[axis] = sentences[i][j]
                     ev_probs[axis] = float(sp_[j])
-            tp = {t: float(topic_probs[i, j]) for j, t in enumerate(TOPICS)}
+            tpi = pool_binary(topic_probs[i], s_topics[sl], self.pool_weight) if "topics" in POOLED else topic_probs[i]
+            tp = {t: float(tpi[j]) for j, t in enumerate(TOPICS)}
             chosen = [t for t in TOPICS if tp[t] >= self.thresholds.get(t, 0.5)]
             for t in chosen:
                 if n:
@@ -327,6 +331,28 @@ def aggregate(passage_labels: Sequence[PassageLabels], passage_ids: Sequence[str
         evidence.append({"axis": f"topic:{t}", "passage_id": ids[i], "label": t, "prob": topic_probs[t],
                          "sentence": labels[i].evidence.get(f"topic:{t}", "")})
     return DocLabels(topics=topics, topic_probs=topic_probs, evidence=evidence, passage_ids=ids, **fields)
+
+
+# --------------------------------------------------------------------------- sentence pooling
+# Stance and topics are often carried by one sentence of a long passage. A passage's
+# distribution on those heads is the normalised geometric mean of its whole-passage
+# probabilities and, per label, the highest probability any of its sentences gets.
+POOLED = ("release", "moderation", "topics")
+
+
+def pool_multiclass(p: np.ndarray, sent: np.ndarray, weight: float) -> np.ndarray:
+    """p: (k,) passage probabilities; sent: (n, k) sentence probabilities."""
+    if weight >= 1.0 or sent.shape[0] == 0:
+        return p
+    q = np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(sent.max(axis=0), 1e-9, 1)))
+    return q / q.sum()
+
+
+def pool_binary(p: np.ndarray, sent: np.ndarray, weight: float) -> np.ndarray:
+    """p: (t,) passage probabilities of t binary heads; sent: (n, t)."""
+    if weight >= 1.0 or sent.shape[0] == 0:
+        return p
+    return np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(sent.max(axis=0), 1e-9, 1)))
 
 
 # --------------------------------------------------------------------------- calibrated heads

@@ -24,9 +24,9 @@ from sklearn.model_selection import StratifiedKFold
 
 from .embeddings import get_encoder
 from .features import FeatureParams, Featurizer, base_features
-from .model import (AXES, ConstantBinary, Labeler, PlattScaled, TemperatureScaled, _scores, _softmax,
+from .model import (AXES, POOLED, ConstantBinary, Labeler, PlattScaled, TemperatureScaled, _scores, _softmax,
                     models_dir)
-from .rules import TOPICS
+from .rules import TOPICS, split_sentences
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
 CODE_FILES = ("rules.py", "features.py", "embeddings.py", "model.py", "train.py")
@@ -43,6 +43,7 @@ class TrainParams:
     C: tuple[tuple[str, float], ...] = (("release", 0.1), ("moderation", 0.1), ("sentiment", 0.3), ("topics", 1.0))
     folds: int = 5
     seed: int = 13
+    pool_weight: float = 0.5  # whole passage vs. its best sentence, for stance and topics (1.0: no pooling)
     max_iter: int = 2000
 
     def c(self, head: str) -> float:
@@ -272,19 +273,47 @@ class TrainResult:
                 "seconds": round(self.seconds, 2), "path": str(self.path)}
 
 
+def _aligned_scores(head, X, classes: np.ndarray) -> np.ndarray:
+    s = _scores(head, X)
+    full = np.full((X.shape[0], len(classes)), -1e3)  # a class absent from this fold
+    for j, c in enumerate(head.classes_):
+        full[:, int(np.searchsorted(classes, c))] = s[:, j]
+    return full
+
+
+def _pool_rows(p: np.ndarray, sent: np.ndarray, starts: np.ndarray, weight: float, normalise: bool) -> np.ndarray:
+    """Pool every passage's row of p with the max over its sentences' rows (sentences are stored
+    in passage order; starts[i] is the first sentence of passage i)."""
+    if weight >= 1.0:
+        return p
+    best = np.maximum.reduceat(sent, starts, axis=0)
+    q = np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(best, 1e-9, 1)))
+    return q / q.sum(axis=1, keepdims=True) if normalise else q
+
+
 def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str], None] | None = None):
     """Cross-validate, calibrate and fit every head. Returns (featurizer, heads, topic_heads,
-    thresholds, cv figures)."""
+    thresholds, cv figures). Out-of-fold scores of the passages and of their sentences give the
+    cross-validated figures, the temperatures and the topic thresholds, with the same sentence
+    pooling as prediction."""
     say = progress or (lambda msg: None)
     texts = [r["text"] for r in rows]
     emb, cues = base_features(encoder, texts)
     n = len(rows)
+    pooling = params.pool_weight < 1.0
+    sents = [split_sentences(t) or [t] for t in texts]
+    owner = np.repeat(np.arange(n), [len(s) for s in sents])
+    starts = np.concatenate([[0], np.cumsum([len(s) for s in sents])[:-1]]).astype(int)
+    flat = [x for s in sents for x in s]
+    s_emb, s_cues = base_features(encoder, flat) if pooling else (None, None)
     folds = max(2, min(params.folds, n // 4))
     y_axis = {a: np.array([r[a] for r in rows]) for a in AXES}
     y_top = np.array([[int(t in r["topics"]) for t in TOPICS] for r in rows])
     classes = {a: np.array(sorted(set(y_axis[a].tolist()))) for a in AXES}
     oof = {a: np.zeros((n, len(classes[a]))) for a in AXES}
+    oof_s = {a: np.zeros((len(flat), len(classes[a]))) for a in AXES}
     oof_top = np.zeros((n, len(TOPICS)))
+    oof_s_top = np.zeros((len(flat), len(TOPICS)))
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed)
     for k, (tr, te) in enumerate(skf.split(np.zeros(n), _strat_key(rows, folds)), 1):
         say(f"cross-validation fold {k}/{folds}")
@@ -292,28 +321,37 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
         Xtr = fz.transform([texts[i] for i in tr], emb[tr], cues[tr])
         Xte = fz.transform([texts[i] for i in te], emb[te], cues[te])
         heads, topic_heads = _fit_heads(Xtr, [rows[i] for i in tr], params)
+        if pooling:
+            sm = np.flatnonzero(np.isin(owner, te))
+            Xs = fz.transform([flat[i] for i in sm], s_emb[sm], s_cues[sm])
         for a in AXES:
-            s = _scores(heads[a], Xte[a])
-            full = np.full((len(te), len(classes[a])), -1e3)  # a class absent from this fold
-            for j, c in enumerate(heads[a].classes_):
-                full[:, int(np.searchsorted(classes[a], c))] = s[:, j]
-            oof[a][te] = full
+            oof[a][te] = _aligned_scores(heads[a], Xte[a], classes[a])
+            if pooling:
+                oof_s[a][sm] = _aligned_scores(heads[a], Xs[a], classes[a])
         for j, t in enumerate(TOPICS):
             oof_top[te, j] = np.asarray(topic_heads[t].decision_function(Xte["topics"]), dtype=float)
+            if pooling:
+                oof_s_top[sm, j] = np.asarray(topic_heads[t].decision_function(Xs["topics"]), dtype=float)
     say("calibrating and fitting the final models")
-    cv: dict[str, Any] = {"folds": folds, "rows": n}
+    cv: dict[str, Any] = {"folds": folds, "rows": n, "sentences": len(flat)}
     temps = {}
     for a in AXES:
         y_idx = np.searchsorted(classes[a], y_axis[a])
         temps[a] = _fit_temperature(oof[a], y_idx)
-        pred = classes[a][np.argmax(oof[a], axis=1)]
+        probs = _softmax(oof[a] / temps[a])
+        if a in POOLED and pooling:
+            probs = _pool_rows(probs, _softmax(oof_s[a] / temps[a]), starts, params.pool_weight, True)
+        pred = classes[a][np.argmax(probs, axis=1)]
         cv[a] = {"macro_f1": float(f1_score(y_axis[a], pred, labels=list(AXES[a]), average="macro", zero_division=0))}
     platt, thresholds = {}, {}
     pred_top = np.zeros_like(y_top)
+    sig = lambda z: 1 / (1 + np.exp(-z))  # noqa: E731
     for j, t in enumerate(TOPICS):
         a_, b_ = _fit_platt(oof_top[:, j], y_top[:, j])
         platt[t] = (a_, b_)
-        p = 1 / (1 + np.exp(-(a_ * oof_top[:, j] + b_)))
+        p = sig(a_ * oof_top[:, j] + b_)
+        if "topics" in POOLED and pooling:
+            p = _pool_rows(p[:, None], sig(a_ * oof_s_top[:, j:j + 1] + b_), starts, params.pool_weight, False)[:, 0]
         thresholds[t] = _best_threshold(p, y_top[:, j])
         pred_top[:, j] = p >= thresholds[t]
     cv["topics"] = {"micro_f1": float(f1_score(y_top, pred_top, average="micro", zero_division=0)),
@@ -363,7 +401,7 @@ def train(root: str | os.PathLike[str] | None = None, extra: Iterable[str | os.P
         "seconds": round(seconds, 2),
     }
     labeler = Labeler(version=version, featurizer=fz, heads=heads, topic_heads=topic_heads,
-                      thresholds=thresholds, encoder=encoder, meta=meta)
+                      thresholds=thresholds, encoder=encoder, meta=meta, pool_weight=params.pool_weight)
     mdir.mkdir(parents=True, exist_ok=True)
     path = labeler.save(mdir, make_current=make_current)
     return TrainResult(labeler=labeler, version=version, rows=len(rows), files=files, cv=cv,
