@@ -21,7 +21,7 @@ from pipeline.cli import app
 from pipeline.config import Config, ConfigError
 from pipeline.nlp.clean import clean_text
 from pipeline.nlp.model import Labeler
-from pipeline.nlp.process import ProcessSettings, process
+from pipeline.nlp.process import ProcessSettings, _KeySet, _tasks, process
 from pipeline.nlp.rules import MODERATION, RELEASE, SENTIMENT, TOPICS
 from pipeline.nlp.train import TRAINING_DIR, train
 from pipeline.schema import Document
@@ -353,6 +353,20 @@ def test_megabyte_document_and_language_settings(root, model_dir):
     assert passages and max(p["end"] for p in passages) <= 200_000
     cleaned = clean_text(big[:200_000])
     assert all(cleaned[p["start"]:p["end"]] == p["text"] for p in passages)
+
+
+def test_tasks_stream_in_bounded_pieces(root):
+    big = "x" * 300_000
+    docs = [doc(f"d{i}", big if i in (3, 4, 5) else f"Short text number {i}.") for i in range(12)]
+    store = Store(str(root))
+    store.merge_documents(docs)
+    tasks = [t[0] for t in _tasks(store, _KeySet(), task_size=5, todo=12, run_id=None, labelled_at=None,
+                                  version="v", task_chars=250_000)]
+    assert sum(t.num_rows for t in tasks) == 12 and max(t.num_rows for t in tasks) <= 5
+    for t in tasks:  # a task ends as soon as its text reaches the limit: a big document ends its task
+        lengths = [len(x) for x in t.column("text").to_pylist()]
+        assert all(n < 300_000 for n in lengths[:-1]), lengths
+    assert sum(t[0].num_rows for t in _tasks(store, _KeySet(), 5, 7, None, None, "v")) == 7  # --limit
 
 
 def test_process_settings_are_checked():

@@ -61,6 +61,7 @@ class ProcessSettings:
     near_duplicate_threshold: float = 0.8
     batch_size: int = 2000  # documents per written batch (one commit per table)
     task_size: int = 250  # documents per task sent to a worker
+    task_chars: int = 4_000_000  # ... or fewer, so that a task holds at most about this much text
     workers: int = 0  # 0: every core
     max_passage_chars: int = 1200
     language_prefix: int = 600  # characters read by language identification
@@ -90,7 +91,7 @@ class ProcessSettings:
         settings = cls(**values)
         if not 0.0 < settings.near_duplicate_threshold <= 1.0:
             raise ConfigError(f"{path or 'config'}: process.near_duplicate_threshold must be in (0, 1]")
-        for key in ("batch_size", "task_size", "max_passage_chars", "language_prefix", "max_chars"):
+        for key in ("batch_size", "task_size", "task_chars", "max_passage_chars", "language_prefix", "max_chars"):
             if getattr(settings, key) < 1:
                 raise ConfigError(f"{path or 'config'}: process.{key} must be >= 1")
         if settings.workers < 0:
@@ -513,7 +514,8 @@ def process(
                                          threshold=settings.near_duplicate_threshold)
             writer = _Writer(store, report, version, run_id, labelled, _scan_keys(store, "passages", None), index)
             labelled_at = datetime.now(UTC)
-            tasks = _tasks(store, labelled[0], settings.task_size, todo, run_id, labelled_at, version)
+            tasks = _tasks(store, labelled[0], settings.task_size, todo, run_id, labelled_at, version,
+                           task_chars=settings.task_chars)
             n_tasks = -(-todo // settings.task_size)
             proc_factory = ProcessorFactory(store.root, settings, factory, version)
             executor = make_executor(proc_factory, n_workers, tasks_expected=n_tasks,
@@ -550,11 +552,13 @@ def _replace(settings: ProcessSettings, **changes: Any) -> ProcessSettings:
     return replace(settings, **changes)
 
 
-def _tasks(store: Store, labelled: _KeySet, task_size: int, todo: int, run_id: str, labelled_at: datetime,
-           version: str) -> Iterator[tuple[pa.Table, str, datetime, str]]:
-    """Stream the documents to do in tasks of `task_size` rows (at most `todo` in all)."""
-    buf: list[pa.Table] = []
-    buffered = 0
+def _tasks(store: Store, labelled: _KeySet, task_size: int, todo: int, run_id: str | None, labelled_at: datetime,
+           version: str, task_chars: int = 4_000_000) -> Iterator[tuple[pa.Table, str | None, datetime, str]]:
+    """Stream the documents to do (at most `todo` in all) in tasks of `task_size` rows, or fewer
+    when their texts add up to `task_chars` characters (a few megabyte-long documents must not
+    make one task, and the tasks in flight, hold gigabytes)."""
+    pending: list[pa.Table] = []
+    n = chars = 0
     left = todo
     for batch in store.iter_batches("documents", columns=DOC_COLUMNS, batch_size=max(1024, task_size)):
         keys = [_key(d, h) for d, h in zip(batch.column("doc_id").to_pylist(), batch.column("content_hash").to_pylist())]
@@ -565,14 +569,19 @@ def _tasks(store: Store, labelled: _KeySet, task_size: int, todo: int, run_id: s
         if rows.num_rows > left:
             rows = rows.slice(0, left)
         left -= rows.num_rows
-        buf.append(rows)
-        buffered += rows.num_rows
-        while buffered >= task_size:
-            table = pa.concat_tables(buf)
-            yield table.slice(0, task_size).combine_chunks(), run_id, labelled_at, version
-            rest = table.slice(task_size)
-            buf, buffered = ([rest] if rest.num_rows else []), rest.num_rows
+        lengths = pc.fill_null(pc.binary_length(rows.column("text")), 0).to_numpy(zero_copy_only=False)
+        start = 0
+        for i, length in enumerate(lengths.tolist()):
+            n += 1
+            chars += length
+            if n >= task_size or chars >= task_chars:
+                pending.append(rows.slice(start, i + 1 - start))
+                start = i + 1
+                yield pa.concat_tables(pending).combine_chunks(), run_id, labelled_at, version
+                pending, n, chars = [], 0, 0
+        if start < rows.num_rows:
+            pending.append(rows.slice(start))
         if left <= 0:
             break
-    if buffered:
-        yield pa.concat_tables(buf).combine_chunks(), run_id, labelled_at, version
+    if pending:
+        yield pa.concat_tables(pending).combine_chunks(), run_id, labelled_at, version
