@@ -40,7 +40,7 @@ class TrainingDataError(ValueError):
 @dataclass(frozen=True)
 class TrainParams:
     features: FeatureParams = field(default_factory=FeatureParams)
-    C: tuple[tuple[str, float], ...] = (("release", 0.1), ("moderation", 0.1), ("sentiment", 0.3), ("topics", 1.0))
+    C: tuple[tuple[str, float], ...] = (("release", 0.1), ("moderation", 0.1), ("sentiment", 0.3), ("topics", 0.3))
     folds: int = 5
     seed: int = 13
     pool_weight: float = 0.5  # whole passage vs. its best sentence, for stance and topics (1.0: no pooling)
