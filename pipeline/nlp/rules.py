@@ -172,12 +172,80 @@ def split_sentences(text: str) -> list[str]:
     return [p for p in parts if p and re.search(r"\w", p)] or ([text.strip()] if (text or "").strip() else [])
 
 
+def _anchors(pattern: str) -> set[str] | None:
+    """Lower-case literal strings one of which every match of `pattern` contains (read off the
+    parsed regex: literal runs, required groups, alternations), or None when there are none of at
+    least two characters. Lets a lexicon skip the regex scan of a text that holds none of them."""
+    from re import _constants as C, _parser as P  # the stdlib's own regex parser
+
+    def best(cands: list[set[str] | None]) -> set[str] | None:
+        ok = [c for c in cands if c and min(len(a) for a in c) >= 2]
+        return max(ok, key=lambda c: (min(len(a) for a in c), -len(c))) if ok else None
+
+    def seq(items) -> set[str] | None:
+        cands: list[set[str] | None] = []
+        run: list[str] = []
+
+        def flush() -> None:
+            if len(run) >= 2:
+                cands.append({"".join(run)})
+            run.clear()
+
+        for op, av in items:
+            if op is C.LITERAL and av < 128:
+                run.append(chr(av).lower())
+                continue
+            flush()
+            if op is C.SUBPATTERN:
+                cands.append(seq(av[-1]))
+            elif op is C.BRANCH:
+                subs = [seq(b) for b in av[1]]
+                if all(sub is not None for sub in subs):
+                    cands.append(set().union(*subs))  # type: ignore[arg-type]
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
+                cands.append(seq(av[2]))
+        flush()
+        return best(cands)
+
+    try:
+        return seq(P.parse(pattern, re.I))
+    except Exception:  # an unusual construct: no prefilter, the regex always runs
+        return None
+
+
+class Cues:
+    """One label's lexicon: a case-insensitive regex of its patterns at word boundaries, which
+    scans a text only when the text contains one of the patterns' anchors (same matches, far
+    fewer scans: most sentences hold no cue of most labels)."""
+
+    def __init__(self, patterns: tuple[str, ...]):
+        self.regex = re.compile(r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w])", re.I)
+        per_pattern = [_anchors(p) for p in patterns]
+        self.anchors: tuple[str, ...] | None = None if any(a is None for a in per_pattern) \
+            else tuple(sorted(set().union(*per_pattern)))  # type: ignore[arg-type]
+
+    def _may_match(self, text: str) -> bool:
+        if self.anchors is None:
+            return True
+        low = text.lower()
+        return any(a in low for a in self.anchors)
+
+    def finditer(self, text: str):
+        return self.regex.finditer(text) if self._may_match(text) else iter(())
+
+    def findall(self, text: str) -> list:
+        return self.regex.findall(text) if self._may_match(text) else []
+
+    def search(self, text: str):
+        return self.regex.search(text) if self._may_match(text) else None
+
+
 @lru_cache(maxsize=None)
-def _compile(patterns: tuple[str, ...]) -> re.Pattern:
-    return re.compile(r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w])", re.I)
+def _compile(patterns: tuple[str, ...]) -> Cues:
+    return Cues(patterns)
 
 
-def _lex(cues: dict[str, list[str]]) -> dict[str, re.Pattern]:
+def _lex(cues: dict[str, list[str]]) -> dict[str, Cues]:
     return {label: _compile(tuple(pats)) for label, pats in cues.items()}
 
 
