@@ -293,3 +293,56 @@ def test_dev_set_figures(shared, tmp_path_factory):
             assert figures[key] > theirs[key] + (0.05 if name == "keyword" else 0.25), (key, name, figures, theirs)
     assert figures["tone"] >= 0.55, figures
     assert figures["topics"] >= 0.70, figures
+
+
+class _FixedLabeler:
+    """Stands in for a model: returns labels fixed in advance, so the figures are known."""
+
+    version = "fixed"
+    meta = {"rows": 4, "label_counts": {"release": {"none": 3, "open": 1}, "moderation": {"none": 4},
+                                        "sentiment": {"neutral": 4}}, "topic_counts": {}}
+
+    def __init__(self, preds):
+        self.preds = preds
+
+    def predict_passages(self, texts):
+        assert len(texts) == len(self.preds)
+        return [_pl(release=r, moderation=m, sentiment=s, topics=t) for r, m, s, t in self.preds]
+
+
+def test_evaluate_figures_from_known_answers(tmp_path):
+    from pipeline.nlp.evaluate import evaluate
+
+    gold_rows = [
+        {"id": "g1", "text": "Release the weights, open source wins.", "release": "open", "moderation": "none",
+         "topics": ["open_release"], "sentiment": "positive"},
+        {"id": "g2", "text": "Frontier models should never be open-sourced.", "release": "closed", "moderation": "none",
+         "topics": ["open_release"], "sentiment": "negative"},
+        {"id": "g3", "text": "The chatbot is preachy and censored.", "release": "none", "moderation": "no_filter",
+         "topics": ["moderation"], "sentiment": "negative"},
+        {"id": "g4", "text": "I baked bread today.", "release": "none", "moderation": "none",
+         "topics": [], "sentiment": "neutral"},
+    ]
+    gold = _write(tmp_path / "gold.jsonl", gold_rows)
+    preds = [("open", "none", "positive", ["open_release"]),
+             ("open", "none", "neutral", ["open_release", "industry"]),
+             ("none", "filter", "negative", []),
+             ("none", "none", "neutral", [])]
+    report = evaluate(gold, labeler=_FixedLabeler(preds))
+    rel = report["release"]
+    # open: P 1/2 R 1 F1 2/3; closed: 0; none: P 1 R 1 F1 1; mixed and neutral (absent, never predicted): 0
+    assert rel["per_class"]["open"]["f1"] == pytest.approx(2 / 3)
+    assert rel["per_class"]["closed"]["f1"] == 0.0 and rel["per_class"]["none"]["f1"] == 1.0
+    assert rel["macro_f1"] == pytest.approx((2 / 3 + 0 + 0 + 0 + 1) / 5)
+    assert rel["confusion"][rel["labels"].index("closed")][rel["labels"].index("open")] == 1
+    assert report["tone"]["accuracy"] == pytest.approx(3 / 4)
+    # topics: gold {o},{o},{m},{} vs pred {o},{o,i},{},{}: tp 2, fp 1, fn 1 -> micro-F1 2/3
+    assert report["topics"]["micro_f1"] == pytest.approx(2 / 3)
+    assert report["topics"]["per_topic"]["moderation"]["f1"] == 0.0
+    # the baselines are scored on the same rows in the same run
+    maj = report["baselines"]["majority"]
+    assert maj["release"]["accuracy"] == pytest.approx(2 / 4)  # always `none`
+    kw = report["baselines"]["keyword"]
+    assert kw["release"]["confusion"][rel["labels"].index("open")][rel["labels"].index("open")] == 1
+    assert kw["moderation"]["per_class"]["no_filter"]["recall"] == 1.0
+    assert report["model_version"] == "fixed" and report["gold"]["rows"] == 4
