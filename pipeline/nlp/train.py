@@ -245,14 +245,14 @@ def code_digest() -> str:
     return h.hexdigest()
 
 
-def model_version(rows: list[dict], params: TrainParams, embeddings: str) -> str:
+def model_version(rows: list[dict], params: TrainParams, embeddings: str, code: str | None = None) -> str:
     h = hashlib.sha256()
     data = sorted(json.dumps({k: r.get(k) for k in ("id", "text", *LABEL_KEYS)}, sort_keys=True, ensure_ascii=False)
                   for r in rows)
     for line in data:
         h.update(line.encode("utf-8"))
         h.update(b"\n")
-    h.update(code_digest().encode())
+    h.update((code or code_digest()).encode())
     h.update(json.dumps(params.to_dict(), sort_keys=True).encode())
     h.update(embeddings.encode())
     return h.hexdigest()[:16]
@@ -379,7 +379,8 @@ def train(root: str | os.PathLike[str] | None = None, extra: Iterable[str | os.P
     mdir = models_dir(root)
     say(f"{len(rows)} training passages from {len(files)} file(s); preparing embeddings")
     encoder = get_encoder(mdir)
-    version = model_version(rows, params, encoder.digest)
+    code = code_digest()  # once: the version and the metadata name the same code
+    version = model_version(rows, params, encoder.digest, code)
     fz, heads, topic_heads, thresholds, cv = fit(rows, params, encoder, progress)
     seconds = time.perf_counter() - t0
     from collections import Counter
@@ -396,7 +397,7 @@ def train(root: str | os.PathLike[str] | None = None, extra: Iterable[str | os.P
         "topic_counts": dict(Counter(t for r in rows for t in r["topics"])),
         "cv": cv,
         "embeddings": encoder.digest,
-        "code": code_digest()[:16],
+        "code": code[:16],
         "sklearn": sklearn.__version__,
         "seconds": round(seconds, 2),
     }
