@@ -4,7 +4,7 @@ from __future__ import annotations
 from .common import app, main  # noqa: F401
 from . import crawl  # noqa: F401,E402  (registers crawl, status, demo)
 
-for _optional in ("demo", "nlp", "models", "datasets", "publish", "report", "schedule"):
+for _optional in ("demo", "nlp", "models", "datasets", "publish", "report", "schedule", "configuration"):
     try:  # command groups that later work adds; absent modules simply add no commands
         __import__(f"{__name__}.{_optional}")
     except ModuleNotFoundError as _exc:
