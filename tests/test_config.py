@@ -75,3 +75,13 @@ def test_config_show_prints_the_bundled_default_when_there_is_none(tmp_path):
     body = out.stdout.split("\n", 1)[1]
     data = tomllib.loads(body)
     assert {s["spider"] for s in data["sources"]} >= {"hackernews", "reddit", "discourse", "feeds"}
+
+
+def test_config_show_default_starts_a_config_file(tmp_path):
+    with open(tmp_path / "debatelake.toml", "w") as fh:  # as `> debatelake.toml` does: the file exists, empty
+        out = subprocess.run([str(Path(sys.executable).parent / "debatelake"), "config", "show", "--default"],
+                             stdout=fh, stderr=subprocess.PIPE, text=True, timeout=120, cwd=tmp_path)
+    assert out.returncode == 0, out.stderr
+    check = debatelake("config", "check", cwd=tmp_path)  # reads ./debatelake.toml
+    assert check.returncode == 0, check.stderr
+    assert "debatelake.toml: valid" in check.stdout and "newsletters" in check.stdout

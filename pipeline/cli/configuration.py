@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 import typer
 from rich.table import Table
@@ -16,9 +17,16 @@ app.add_typer(config_app, name="config")
 
 @config_app.command("show")
 @friendly_errors
-def show(config: ConfigOption = None) -> None:
-    """Print the config file that commands would read (the bundled default when there is none):
-    a starting point for ./debatelake.toml."""
+def show(
+    config: ConfigOption = None,
+    default: Annotated[bool, typer.Option(
+        "--default", help="Print the bundled default config, whatever file is in use (start a new one with "
+                          "`debatelake config show --default > debatelake.toml`).")] = False,
+) -> None:
+    """Print the config file that commands would read (the bundled default when there is none)."""
+    if default:
+        console.print(default_config_text(), highlight=False, markup=False, soft_wrap=True)
+        return
     cfg = load_config(config)
     text = default_config_text() if cfg.path == "<default config>" else Path(cfg.path).read_text("utf-8")
     console.print(f"# {cfg.path}", highlight=False, markup=False)
