@@ -342,6 +342,7 @@ def test_demo_prints_what_it_wrote(demo_root):
     out = first.stdout
     for platform in ("blog", "hackernews", "reddit", "discourse"):
         assert platform in out
+    assert "document labels (model" in out  # processing ran and its labels are summarised
     assert f'from pipeline import load; docs = load("documents", root="{root}")' in out
     assert (root / "demo" / "debatelake-demo.toml").is_file()
     loaded = subprocess.run([sys.executable, "-c", f'from pipeline import load; docs = load("documents", root="{root}"); '

@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import tomllib
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -215,25 +216,49 @@ def summary_tables(store: Store) -> list[Table]:
     tables: list[Table] = []
     if store.exists("documents"):
         df = store.read("documents", columns=["platform", "kind", "thread_id", "deleted", "published_at"]).to_pandas()
-        t = Table("platform", "kind", "documents", "tombstones", "threads", "earliest", "latest",
+        t = Table("platform", "kind", "documents", "deleted", "threads", "from", "to",
                   title="documents", title_justify="left")
         for (platform, kind), g in df.groupby(["platform", "kind"], sort=True):
             dates = g["published_at"].dropna()
             t.add_row(platform, kind, str(len(g)), str(int(g["deleted"].fillna(False).sum())),
                       str(g["thread_id"].nunique()),
-                      f"{dates.min():%Y-%m-%d}" if len(dates) else "", f"{dates.max():%Y-%m-%d}" if len(dates) else "")
+                      f"{dates.min():%Y-%m}" if len(dates) else "", f"{dates.max():%Y-%m}" if len(dates) else "")
         dates = df["published_at"].dropna()
         t.add_section()
         t.add_row("all", "", str(len(df)), str(int(df["deleted"].fillna(False).sum())),
                   str(df["thread_id"].nunique()),
-                  f"{dates.min():%Y-%m-%d}" if len(dates) else "", f"{dates.max():%Y-%m-%d}" if len(dates) else "",
+                  f"{dates.min():%Y-%m}" if len(dates) else "", f"{dates.max():%Y-%m}" if len(dates) else "",
                   style="bold")
         tables.append(t)
+    labels = _label_table(store)
+    if labels is not None:
+        tables.append(labels)
     v = Table("table", "version", "rows", title="tables", title_justify="left")
     for name in store.tables():
         v.add_row(name, str(store.version(name)), str(store.count(name)))
     tables.append(v)
     return tables
+
+
+def _label_table(store: Store) -> Table | None:
+    """Document labels of the current model: how many documents take each stance on each axis."""
+    pointer = Path(store.root) / "models" / "CURRENT"
+    if not store.exists("annotations") or not pointer.is_file():
+        return None
+    import pyarrow.compute as pc
+
+    version = pointer.read_text("utf-8").strip()
+    rows = store.read("annotations", columns=["release", "moderation", "reason"],
+                      filter=(pc.field("level") == "document") & (pc.field("model_version") == version)).to_pylist()
+    labelled = [r for r in rows if not r["reason"]]
+    if not labelled:
+        return None
+    t = Table("axis", *(f"{k}" for k in ("open / filter", "closed / no_filter", "mixed", "neutral", "none")),
+              title=f"document labels (model {version}, {len(labelled)} documents)", title_justify="left")
+    for axis, sides in (("release", ("open", "closed")), ("moderation", ("filter", "no_filter"))):
+        counts = Counter(r[axis] for r in labelled)
+        t.add_row(axis, *(str(counts.get(k, 0)) for k in (*sides, "mixed", "neutral", "none")))
+    return t
 
 
 def print_summary(result: DemoResult, console: Console) -> None:
