@@ -206,11 +206,16 @@ class Labeler:
         texts = [t or "" for t in texts]
         if not texts:
             return []
-        axis_probs, topic_probs = self._probs(texts)
-        # Evidence: score every sentence of every passage with the same models.
+        # Evidence: score every sentence of every passage with the same models, in the same pass
+        # as the passages (every feature and head is row by row; a passage and its sentences
+        # share the sentence-level lexicon and tone work).
         sentences = [split_sentences(t) for t in texts]
         flat = [s for ss in sentences for s in ss]
-        s_axis, s_topics = self._probs(flat) if flat else ({a: np.zeros((0, len(AXES[a]))) for a in AXES}, np.zeros((0, len(TOPICS))))
+        n_texts = len(texts)
+        all_axis, all_topics = self._probs(texts + flat)
+        axis_probs = {a: v[:n_texts] for a, v in all_axis.items()}
+        s_axis = {a: v[n_texts:] for a, v in all_axis.items()}
+        topic_probs, s_topics = all_topics[:n_texts], all_topics[n_texts:]
         out: list[PassageLabels] = []
         start = 0
         for i, text in enumerate(texts):

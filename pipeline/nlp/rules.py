@@ -219,16 +219,26 @@ class Cues:
     fewer scans: most sentences hold no cue of most labels)."""
 
     def __init__(self, patterns: tuple[str, ...]):
-        self.regex = re.compile(r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w])", re.I)
+        source = r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w])"
+        self.regex = re.compile(source, re.I)
+        # The same regex without IGNORECASE, for lower-cased text (about twice as fast); only
+        # when the patterns hold no upper-case character (escapes included).
+        self.lower_regex = re.compile(source) if source == source.lower() else None
         per_pattern = [_anchors(p) for p in patterns]
         self.anchors: tuple[str, ...] | None = None if any(a is None for a in per_pattern) \
             else tuple(sorted(set().union(*per_pattern)))  # type: ignore[arg-type]
 
     def _may_match(self, text: str) -> bool:
+        return self.may_match_lower(text.lower())
+
+    def may_match_lower(self, low: str) -> bool:
+        """Whether a text, given lower-cased, holds one of the anchors (True when none are known)."""
         if self.anchors is None:
             return True
-        low = text.lower()
-        return any(a in low for a in self.anchors)
+        for a in self.anchors:
+            if a in low:
+                return True
+        return False
 
     def finditer(self, text: str):
         return self.regex.finditer(text) if self._may_match(text) else iter(())
@@ -238,6 +248,38 @@ class Cues:
 
     def search(self, text: str):
         return self.regex.search(text) if self._may_match(text) else None
+
+    def finditer_lower(self, text: str, low: str | None):
+        """finditer(text) given low = lower_same(text) (the text lower-cased, or None when
+        matching the lower-cased text could differ): same matches, same positions (the matched
+        strings are lower-cased)."""
+        if low is None:
+            return self.finditer(text)
+        if not self.may_match_lower(low):
+            return iter(())
+        return (self.lower_regex or self.regex).finditer(low if self.lower_regex else text)
+
+    def count_lower(self, text: str, low: str | None) -> int:
+        """len(findall(text)) given low = lower_same(text)."""
+        if low is None:
+            return len(self.findall(text))
+        if not self.may_match_lower(low):
+            return 0
+        return len(self.lower_regex.findall(low)) if self.lower_regex else len(self.regex.findall(text))
+
+
+def lower_same(text: str) -> str | None:
+    """text.lower() when a case-sensitive lower-case pattern matches it exactly where the same
+    pattern with IGNORECASE matches text: every character lower-cases to one character, and
+    the text has no dotless i or long s (which IGNORECASE, and not lower(), equates with i and
+    s). Checked over every code point: for the others, lower() keeps \w, \d and \s classes and
+    maps a character to an ASCII character exactly when IGNORECASE matches them. Else None."""
+    low = text.lower()
+    if len(low) != len(text):
+        return None
+    if not text.isascii() and ("\u0131" in text or "\u017f" in text):
+        return None
+    return low
 
 
 @lru_cache(maxsize=None)
@@ -297,6 +339,15 @@ def topic_hits(text: str) -> dict[str, int]:
     return {t: len(rx.findall(text or "")) for t, rx in TOPIC_RE.items()}
 
 
+def _topic_counts(text: str) -> list[int]:
+    """topic_hits(text) as a list in TOPICS order (the text lower-cased once for every lexicon)."""
+    low = lower_same(text)
+    return [rx.count_lower(text, low) for rx in _TOPIC_LIST]
+
+
+_TOPIC_LIST = [TOPIC_RE[t] for t in TOPICS]
+
+
 # --------------------------------------------------------------------------- features
 def _feature_names() -> list[str]:
     names = []
@@ -312,29 +363,82 @@ def _feature_names() -> list[str]:
 FEATURE_NAMES = _feature_names()
 
 
+_INDEX = {n: i for i, n in enumerate(FEATURE_NAMES)}
+# (own, negated, reported) feature columns and the lexicon of every stance and tone label, in
+# sentence_hits' order.
+_CUE_COLUMNS = [
+    (_INDEX.get(f"{axis}:{label}:own"), _INDEX.get(f"{axis}:{label}:negated"), _INDEX.get(f"{axis}:{label}:reported"), rx)
+    for axis, table in [*STANCE_RE.items(), ("sentiment", TONE_RE)] for label, rx in table.items()
+]
+_TOPIC_COL = _INDEX[f"topic:{TOPICS[0]}"]
+_NEG_WORDS = re.compile(rf"\b{NEGATORS}\b", re.I)
+
+
+# Counts that add up over a text's sentences: none of these patterns can match a character
+# that split_sentences() splits at or drops ('.', '!', '?' before a break, a line break, the
+# whitespace and quote marks around it) nor start or end next to one differently than at the
+# start or end of a text, so a text's count is the sum of its sentences' counts (checked on the
+# training and benchmark texts). The quote count (quotes and quoted lines span sentences) is not.
+_ADDITIVE = [*_TOPIC_LIST, *[(rx, re.compile(rx.pattern) if rx.pattern == rx.pattern.lower() else None)
+                             for rx in (_FIRST_PERSON, _MODAL, _NEG_WORDS)]]
+_ADDITIVE_COLS = [*range(_TOPIC_COL, _TOPIC_COL + len(TOPICS)), _INDEX["first_person"], _INDEX["modal"], _INDEX["neg_words"]]
+
+
+def _sentence_cues(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...]]:
+    """What one sentence adds to its text's cue features: the feature column of each of its
+    stance/tone hits (as sentence_hits classifies them: negated, else reported, else own),
+    whether it holds reported speech, and its counts of the additive patterns."""
+    spans = _reported_spans(sentence)
+    low = lower_same(sentence)
+    cols: list[int] = []
+    for own, negated, reported, rx in _CUE_COLUMNS:
+        for m in rx.finditer_lower(sentence, low):
+            st = m.start()
+            if _NEG_RE.search(sentence[max(0, st - 40): st]):
+                col = negated
+            elif any(a <= st < b for a, b in spans):
+                col = reported
+            else:
+                col = own
+            if col is not None:
+                cols.append(col)
+    counts = tuple(rx.count_lower(sentence, low) if isinstance(rx, Cues)
+                   else len(rx[1].findall(low)) if (low is not None and rx[1] is not None) else len(rx[0].findall(sentence))
+                   for rx in _ADDITIVE)
+    return tuple(cols), bool(spans), counts
+
+
 def cue_features(texts: list[str]) -> np.ndarray:
-    """Negation- and attribution-aware lexicon counts (log1p-scaled) for each text."""
-    index = {n: i for i, n in enumerate(FEATURE_NAMES)}
+    """Negation- and attribution-aware lexicon counts (log1p-scaled) for each text.
+
+    Built from per-sentence results, each distinct sentence analysed once per call: a passage
+    and its own sentences (which the label model featurises together) share the work."""
     out = np.zeros((len(texts), len(FEATURE_NAMES)), dtype=np.float32)
+    memo: dict[str, tuple[tuple[int, ...], bool, tuple[int, ...]]] = {}
+    n_add = len(_ADDITIVE)
     for row, text in enumerate(texts):
         text = text or ""
-        sents, hits = passage_hits(text)
-        for h in hits:
-            kind = "negated" if h.negated else "reported" if h.reported else "own"
-            key = f"{h.axis}:{h.label}:{kind}"
-            if key in index:
-                out[row, index[key]] += 1
-        for t, n in topic_hits(text).items():
-            out[row, index[f"topic:{t}"]] = n
-        reported = sum(1 for s in sents if _reported_spans(s))
-        out[row, index["reported_share"]] = reported / max(1, len(sents))
-        out[row, index["quotes"]] = len(_QUOTE_RE.findall(text))
-        out[row, index["first_person"]] = len(_FIRST_PERSON.findall(text))
-        out[row, index["modal"]] = len(_MODAL.findall(text))
-        out[row, index["question"]] = text.count("?")
-        out[row, index["exclaim"]] = text.count("!")
-        out[row, index["log_words"]] = len(text.split())
-        out[row, index["neg_words"]] = len(re.findall(rf"\b{NEGATORS}\b", text, re.I))
+        sents = split_sentences(text)
+        vals = [0.0] * len(FEATURE_NAMES)
+        reported = 0
+        add = [0] * n_add
+        for s in sents:
+            got = memo.get(s)
+            if got is None:
+                got = memo[s] = _sentence_cues(s)
+            for col in got[0]:
+                vals[col] += 1
+            reported += got[1]
+            for k, n in enumerate(got[2]):
+                add[k] += n
+        for col, n in zip(_ADDITIVE_COLS, add):
+            vals[col] = n
+        vals[_INDEX["reported_share"]] = reported / max(1, len(sents))
+        vals[_INDEX["quotes"]] = len(_QUOTE_RE.findall(text))
+        vals[_INDEX["question"]] = text.count("?")
+        vals[_INDEX["exclaim"]] = text.count("!")
+        vals[_INDEX["log_words"]] = len(text.split())
+        out[row] = vals
     return np.log1p(out)
 
 
@@ -427,15 +531,33 @@ def _vader():
 def tone_features(texts: list[str]) -> np.ndarray:
     """Sentence-level VADER scores pooled over each passage (per whole passage VADER
     saturates on long texts; per sentence it does not): mean pos/neg/neu/compound, the most
-    positive and most negative sentence, the shares of clearly positive/negative sentences."""
+    positive and most negative sentence, the shares of clearly positive/negative sentences.
+    Each distinct sentence is scored once per call."""
     an = _vader()
     out = np.zeros((len(texts), len(TONE_FEATURE_NAMES)), dtype=np.float32)
+    memo: dict[str, tuple[float, float, float, float]] = {}
+
+    def score(s: str) -> tuple[float, float, float, float]:
+        s = s[:2000]
+        got = memo.get(s)
+        if got is None:
+            v = an.polarity_scores(s)
+            got = memo[s] = (v["pos"], v["neg"], v["neu"], v["compound"])
+        return got
+
     for row, text in enumerate(texts):
         sents = split_sentences(text or "")[:200]
         if not sents:
             continue
-        sc = np.array([[v["pos"], v["neg"], v["neu"], v["compound"]] for v in (an.polarity_scores(s[:2000]) for s in sents)])
-        c = sc[:, 3]
-        out[row] = [*sc.mean(axis=0), c.max(), c.min(), (c > 0.3).mean(), (c < -0.3).mean(),
-                    sum(s.rstrip().endswith("!") for s in sents) / len(sents)]
+        # Means summed row after row then divided, as numpy's mean over axis 0 does (same bits).
+        scores = [score(s) for s in sents]
+        n = len(scores)
+        tot = list(scores[0])
+        for sc in scores[1:]:
+            for k in range(4):
+                tot[k] += sc[k]
+        c = [sc[3] for sc in scores]
+        out[row] = [tot[0] / n, tot[1] / n, tot[2] / n, tot[3] / n, max(c), min(c),
+                    sum(x > 0.3 for x in c) / n, sum(x < -0.3 for x in c) / n,
+                    sum(s.rstrip().endswith("!") for s in sents) / n]
     return out
