@@ -21,7 +21,7 @@ from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
 from .embeddings import Encoder
-from .rules import FEATURE_NAMES, cue_features, tone_features
+from .rules import FEATURE_NAMES, cue_features, split_sentences, tone_features
 
 BLOCKS = ("emb", "cue", "tone", "tfidf")
 HEADS = ("release", "moderation", "sentiment", "topics")
@@ -49,9 +49,12 @@ class FeatureParams:
         return d
 
 
-def base_features(encoder: Encoder, texts: list[str]) -> tuple[np.ndarray, np.ndarray]:
-    """The parts that need no fitting: (embeddings, lexicon features = stance cues + tone)."""
-    return encoder.encode(texts), np.hstack([cue_features(texts), tone_features(texts)])
+def base_features(encoder: Encoder, texts: list[str], sentences: list[list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The parts that need no fitting: (embeddings, lexicon features = stance cues + tone).
+    `sentences`, if given, is split_sentences() of each text."""
+    if sentences is None:
+        sentences = [split_sentences(t or "") for t in texts]
+    return encoder.encode(texts), np.hstack([cue_features(texts, sentences), tone_features(texts, sentences)])
 
 
 class Featurizer:

@@ -191,12 +191,12 @@ class Labeler:
         return path
 
     # ------------------------------------------------------------ prediction
-    def _features(self, texts: list[str]):
-        emb, cues = base_features(self.encoder, texts)
+    def _features(self, texts: list[str], sentences: list[list[str]] | None = None):
+        emb, cues = base_features(self.encoder, texts, sentences)
         return self.featurizer.transform(texts, emb, cues)
 
-    def _probs(self, texts: list[str]) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        X = self._features(texts)  # head -> matrix
+    def _probs(self, texts: list[str], sentences: list[list[str]] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        X = self._features(texts, sentences)  # head -> matrix
         axis_probs = {axis: self.heads[axis].predict_proba(X[axis]) for axis in AXES}
         topic_probs = np.column_stack([self.topic_heads[t].predict_proba(X["topics"])[:, 1] for t in TOPICS]) \
             if len(texts) else np.zeros((0, len(TOPICS)))
@@ -212,7 +212,7 @@ class Labeler:
         sentences = [split_sentences(t) for t in texts]
         flat = [s for ss in sentences for s in ss]
         n_texts = len(texts)
-        all_axis, all_topics = self._probs(texts + flat)
+        all_axis, all_topics = self._probs(texts + flat, sentences + [split_sentences(s) for s in flat])
         axis_probs = {a: v[:n_texts] for a, v in all_axis.items()}
         s_axis = {a: v[n_texts:] for a, v in all_axis.items()}
         topic_probs, s_topics = all_topics[:n_texts], all_topics[n_texts:]

@@ -408,17 +408,18 @@ def _sentence_cues(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...
     return tuple(cols), bool(spans), counts
 
 
-def cue_features(texts: list[str]) -> np.ndarray:
+def cue_features(texts: list[str], sentences: list[list[str]] | None = None) -> np.ndarray:
     """Negation- and attribution-aware lexicon counts (log1p-scaled) for each text.
 
     Built from per-sentence results, each distinct sentence analysed once per call: a passage
-    and its own sentences (which the label model featurises together) share the work."""
+    and its own sentences (which the label model featurises together) share the work.
+    `sentences`, if given, is split_sentences() of each text (saves splitting again)."""
     out = np.zeros((len(texts), len(FEATURE_NAMES)), dtype=np.float32)
     memo: dict[str, tuple[tuple[int, ...], bool, tuple[int, ...]]] = {}
     n_add = len(_ADDITIVE)
     for row, text in enumerate(texts):
         text = text or ""
-        sents = split_sentences(text)
+        sents = split_sentences(text) if sentences is None else sentences[row]
         vals = [0.0] * len(FEATURE_NAMES)
         reported = 0
         add = [0] * n_add
@@ -528,11 +529,12 @@ def _vader():
     return _VADER
 
 
-def tone_features(texts: list[str]) -> np.ndarray:
+def tone_features(texts: list[str], sentences: list[list[str]] | None = None) -> np.ndarray:
     """Sentence-level VADER scores pooled over each passage (per whole passage VADER
     saturates on long texts; per sentence it does not): mean pos/neg/neu/compound, the most
     positive and most negative sentence, the shares of clearly positive/negative sentences.
-    Each distinct sentence is scored once per call."""
+    Each distinct sentence is scored once per call. `sentences`, if given, is split_sentences()
+    of each text."""
     an = _vader()
     out = np.zeros((len(texts), len(TONE_FEATURE_NAMES)), dtype=np.float32)
     memo: dict[str, tuple[float, float, float, float]] = {}
@@ -546,7 +548,7 @@ def tone_features(texts: list[str]) -> np.ndarray:
         return got
 
     for row, text in enumerate(texts):
-        sents = split_sentences(text or "")[:200]
+        sents = (split_sentences(text or "") if sentences is None else sentences[row])[:200]
         if not sents:
             continue
         # Means summed row after row then divided, as numpy's mean over axis 0 does (same bits).
