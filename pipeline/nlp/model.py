@@ -212,7 +212,15 @@ class Labeler:
         sentences = [split_sentences(t) for t in texts]
         flat = [s for ss in sentences for s in ss]
         n_texts = len(texts)
-        all_axis, all_topics = self._probs(texts + flat, sentences + [split_sentences(s) for s in flat])
+        # Identical texts (a one-sentence passage and its sentence, repeated replies) are scored once.
+        first: dict[str, int] = {}
+        rows = [first.setdefault(t, len(first)) for t in texts + flat]
+        uniq = list(first)
+        known = dict(zip(texts, sentences))
+        u_axis, u_topics = self._probs(uniq, [known[u] if u in known else split_sentences(u) for u in uniq])
+        idx = np.asarray(rows, dtype=np.intp)
+        all_axis = {a: v[idx] for a, v in u_axis.items()}
+        all_topics = u_topics[idx]
         axis_probs = {a: v[:n_texts] for a, v in all_axis.items()}
         s_axis = {a: v[n_texts:] for a, v in all_axis.items()}
         topic_probs, s_topics = all_topics[:n_texts], all_topics[n_texts:]
