@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from pipeline.config import ConfigError
-from pipeline.store import StoreError
+from pipeline.store import StoreError, exit_without_teardown
 
 app = typer.Typer(
     name="debatelake",
@@ -53,6 +53,22 @@ def friendly_errors(fn: Callable) -> Callable:
 def main() -> None:
     try:
         app()
+        code = 0
+    except SystemExit as exc:
+        code = exit_code(exc)
     except KeyboardInterrupt:
         err_console.print("interrupted; every committed batch is kept, run the command again to finish")
-        sys.exit(130)
+        code = 130
+    except BaseException:  # a bug: show it, as Python would
+        import traceback
+
+        traceback.print_exc()
+        code = 1
+    exit_without_teardown(code)
+
+
+def exit_code(exc: SystemExit) -> int:
+    if exc.code is None or isinstance(exc.code, int):
+        return exc.code or 0
+    print(exc.code, file=sys.stderr)  # sys.exit("message"): Python prints it and exits 1
+    return 1

@@ -272,7 +272,7 @@ def lower_same(text: str) -> str | None:
     """text.lower() when a case-sensitive lower-case pattern matches it exactly where the same
     pattern with IGNORECASE matches text: every character lower-cases to one character, and
     the text has no dotless i or long s (which IGNORECASE, and not lower(), equates with i and
-    s). Checked over every code point: for the others, lower() keeps \w, \d and \s classes and
+    s). Checked over every code point: for the others, lower() keeps the word, digit and space classes and
     maps a character to an ASCII character exactly when IGNORECASE matches them. Else None."""
     low = text.lower()
     if len(low) != len(text):
