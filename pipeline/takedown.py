@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
+from typing import Any, Iterator
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -42,7 +42,7 @@ def add(store: Store, value: str, reason: str | None = None,
         except PrivacyKeyMissing:
             key, resolved = None, None
         if key is not None:
-            resolved = sorted(_authors_behind(store, {value}, key))
+            resolved = sorted({author for _, author in _documents_behind(store, {value}, key)})
             note = f"behind pseudonym {value}" + (f": {reason}" if reason else "")
             rows += [{"kind": "author", "value": a, "added_at": now, "reason": note} for a in resolved]
     with store.lock("takedown add"):
@@ -50,16 +50,15 @@ def add(store: Store, value: str, reason: str | None = None,
     return {**row, "resolved": resolved}
 
 
-def _authors_behind(store: Store, pseudonyms: set[str], key: bytes) -> set[str]:
-    """Crawled author names whose pseudonym (under `key`) is one of `pseudonyms`."""
-    if not pseudonyms or not store.exists("documents"):
-        return set()
-    found = set()
-    for batch in store.iter_batches("documents", columns=["author", "platform"]):
-        for author, platform in zip(batch.column("author").to_pylist(), batch.column("platform").to_pylist()):
+def _documents_behind(store: Store, pseudonyms: set[str], key: bytes) -> Iterator[tuple[str, str]]:
+    """(doc_id, crawled author name) of every document whose author's pseudonym (under `key`) is
+    one of `pseudonyms`."""
+    if not pseudonyms:
+        return
+    for batch in store.iter_batches("documents", columns=["doc_id", "author", "platform"]):
+        for doc_id, author, platform in zip(*(batch.column(c).to_pylist() for c in ("doc_id", "author", "platform"))):
             if author and pseudonymise(author, platform, key) in pseudonyms:
-                found.add(author)
-    return found
+                yield doc_id, author
 
 
 def entries(store: Store) -> list[dict[str, Any]]:
@@ -110,10 +109,8 @@ def purge(store: Store, privacy: dict[str, Any] | None = None) -> dict[str, Any]
             flt = by_author if flt is None else flt | by_author
         doc_ids = store.read("documents", columns=["doc_id"], filter=flt).column("doc_id").to_pylist()
         if key is not None:
-            rows = store.read("documents", columns=["doc_id", "author", "platform"]).to_pylist()
             seen = set(doc_ids)
-            doc_ids += [r["doc_id"] for r in rows if r["doc_id"] not in seen and r["author"]
-                        and pseudonymise(r["author"], r["platform"], key) in pseudonyms]
+            doc_ids += [d for d, _ in _documents_behind(store, pseudonyms, key) if d not in seen]
         if doc_ids:
             ids = _sql_list(doc_ids)
             for table in PURGED_TABLES:
