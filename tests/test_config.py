@@ -2,22 +2,18 @@
 and says what is wrong; `config check` / `config show` report on the config without crawling."""
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from _snapshot_data import cli
 from pipeline.demo.server import LocalServer, Response
-
-PROJECT = Path(__file__).resolve().parent.parent
 
 
 def debatelake(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    exe = Path(sys.executable).parent / "debatelake"
-    return subprocess.run([str(exe), *args], capture_output=True, text=True, timeout=120, cwd=cwd,
-                          env={**os.environ, "PYTHONPATH": str(PROJECT), "COLUMNS": "300"})
+    return cli(*args, cwd=cwd, env={"COLUMNS": "300"})
 
 
 @pytest.fixture
