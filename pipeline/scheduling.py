@@ -66,17 +66,17 @@ class Scheduler:
         self.sleep = sleep
         self.report = report
 
-    def upcoming(self) -> list[tuple[datetime, list[str]]]:
+    def next_due(self) -> tuple[datetime, list[str]]:
         """The next due time and the sources due then."""
         times = next_times(self.cfg, self.clock())
         first = min(times.values())
-        return [(first, sorted(name for name, t in times.items() if t == first))]
+        return first, sorted(name for name, t in times.items() if t == first)
 
     def run(self, max_fires: int | None = None) -> list[Fire]:
         """Crawl on schedule until interrupted (or after `max_fires` scheduled crawls)."""
         fires: list[Fire] = []
         while max_fires is None or len(fires) < max_fires:
-            due, names = self.upcoming()[0]
+            due, names = self.next_due()
             wait = (due - self.clock()).total_seconds()
             self.report(f"next: {', '.join(names)} at {due:%Y-%m-%d %H:%M} UTC")
             while wait > 0:  # sleep in slices so that a changed clock (suspend, NTP) is noticed
@@ -104,9 +104,10 @@ def _reason(exc: Exception) -> str:
     return lines[0] if lines else type(exc).__name__
 
 
-def _command(root: str, config: str | None, exe: str | None) -> list[str]:
+def _command(verb: str, root: str, config: str | None, exe: str | None) -> list[str]:
+    """`debatelake VERB --root R [--config F]` with absolute paths (cron and systemd start elsewhere)."""
     exe = exe or str(Path(sys.executable).parent / "debatelake")
-    cmd = [exe, "crawl", "--root", str(Path(root).resolve()) if "://" not in root else root]
+    cmd = [exe, verb, "--root", str(Path(root).resolve()) if "://" not in root else root]
     if config:
         cmd += ["--config", str(Path(config).resolve())]
     return cmd
@@ -117,7 +118,7 @@ def crontab_lines(cfg: Config, root: str, config: str | None, exe: str | None = 
     supported, as the first line does). Logs append to <root>/logs/cron-<source>.log."""
     lines = ["CRON_TZ=UTC"]
     for s in scheduled_sources(cfg):
-        cmd = _command(root, config, exe) + [s.name]
+        cmd = _command("crawl", root, config, exe) + [s.name]
         log = Path(root).resolve() / "logs" / f"cron-{s.name}.log" if "://" not in root else Path(f"cron-{s.name}.log")
         lines.append(f"{s.schedule} {shlex.join(cmd)} >> {shlex.quote(str(log))} 2>&1")
     return lines
@@ -126,10 +127,7 @@ def crontab_lines(cfg: Config, root: str, config: str | None, exe: str | None = 
 def systemd_units(root: str, config: str | None, exe: str | None = None) -> dict[str, str]:
     """A systemd service that runs `debatelake schedule` in the foreground and restarts it if it
     stops (the cron expressions stay in the config, in one place)."""
-    exe = exe or str(Path(sys.executable).parent / "debatelake")
-    cmd = [exe, "schedule", "--root", str(Path(root).resolve()) if "://" not in root else root]
-    if config:
-        cmd += ["--config", str(Path(config).resolve())]
+    cmd = _command("schedule", root, config, exe)
     service = "\n".join([
         "[Unit]",
         "Description=debatelake crawls on the schedule in its config",

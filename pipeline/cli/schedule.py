@@ -30,7 +30,7 @@ def schedule(
 ) -> None:
     """Run the crawl scheduler in the foreground: every enabled source with a `schedule` (cron,
     UTC) is crawled when it is due. Ctrl-C stops it between crawls; committed batches are kept."""
-    from pipeline.scheduling import Scheduler, crontab_lines, next_times, systemd_units
+    from pipeline.scheduling import Scheduler, crontab_lines, next_times, scheduled_sources, systemd_units
 
     cfg = load_config(config)
     root = resolve_root(root or cfg.root)
@@ -57,9 +57,8 @@ def schedule(
         f"[dim]{datetime.now(timezone.utc):%Y-%m-%d %H:%M:%S}[/] {msg}", highlight=False))
     t = Table("source", "schedule (UTC)", "next", title=f"debatelake schedule: {root}")
     upcoming = next_times(cfg, datetime.now(timezone.utc))
-    for src in cfg.sources:
-        if src.enabled and src.schedule:
-            t.add_row(src.name, src.schedule, f"{upcoming[src.name]:%Y-%m-%d %H:%M}")
+    for src in scheduled_sources(cfg):
+        t.add_row(src.name, src.schedule, f"{upcoming[src.name]:%Y-%m-%d %H:%M}")
     console.print(t)
     fires = scheduler.run(max_fires=max_runs)
     failed = [f for f in fires if f.error]

@@ -242,18 +242,21 @@ def summary_tables(store: Store) -> list[Table]:
 
 def _label_table(store: Store) -> Table | None:
     """Document labels of the current model: how many documents take each stance on each axis."""
-    pointer = Path(store.root) / "models" / "CURRENT"
-    if not store.exists("annotations") or not pointer.is_file():
+    if not store.exists("annotations"):
         return None
     import pyarrow.compute as pc
 
-    version = pointer.read_text("utf-8").strip()
+    from pipeline.snapshots import current_model_version
+
+    version = current_model_version(store)
+    if version is None:
+        return None
     rows = store.read("annotations", columns=["release", "moderation", "reason"],
                       filter=(pc.field("level") == "document") & (pc.field("model_version") == version)).to_pylist()
     labelled = [r for r in rows if not r["reason"]]
     if not labelled:
         return None
-    t = Table("axis", *(f"{k}" for k in ("open / filter", "closed / no_filter", "mixed", "neutral", "none")),
+    t = Table("axis", "open / filter", "closed / no_filter", "mixed", "neutral", "none",
               title=f"document labels (model {version}, {len(labelled)} documents)", title_justify="left")
     for axis, sides in (("release", ("open", "closed")), ("moderation", ("filter", "no_filter"))):
         counts = Counter(r[axis] for r in labelled)
