@@ -125,22 +125,21 @@ class DemoResult:
         return self.documents_version_after != self.documents_version_before
 
 
-def _train_if_missing(root: str, console: Console) -> str | None:
-    """Train the bundled label models under `root` when none is there yet, so that the demo ends
-    with labelled data. Returns a note when it could not."""
-    from pipeline.nlp.model import ModelMissing, Labeler
+def _train_if_missing(root: str, console: Console) -> None:
+    """Train the bundled label models under `root` when it has no usable model (none yet, or one
+    written by older code), so that the demo ends with labelled data."""
+    from pipeline.nlp.model import Labeler, ModelMissing
 
     try:
         Labeler.load(root)
-        return None
+        return
     except ModelMissing:
         pass
     from pipeline.nlp.train import train
 
     with console.status("training the label models on the bundled training set (once per data root) ...") as st:
         result = train(root, progress=lambda msg: st.update(f"training: {msg}"))
-    console.print(f"trained label model {getattr(result, 'version', '?')}", highlight=False)
-    return None
+    console.print(f"trained label model {result.version}", highlight=False)
 
 
 def _process(root: str, config: str, console: Console, train_model: bool = True) -> tuple[bool, str | None]:
