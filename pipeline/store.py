@@ -347,7 +347,6 @@ def exit_without_teardown(code: int) -> None:
     (SIGABRT, "terminate called without an active exception"; DESIGN.md) after a run that did
     everything right, which would turn a good run into exit code 134 at random."""
     import logging
-    import os
 
     logging.shutdown()
     for stream in (sys.stdout, sys.stderr):
