@@ -13,7 +13,6 @@ Elements are matched by local name, so odd namespace prefixes or none at all do 
 """
 from __future__ import annotations
 
-import gzip
 import html
 import json
 import re
@@ -21,12 +20,12 @@ import zlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from html.entities import name2codepoint
-from typing import Any, Iterable
+from typing import Any
 from urllib.parse import urljoin, urlsplit
 
 from lxml import etree
 
-from crawler.encoding import decode_xml, looks_binary
+from crawler.encoding import decode_text, decode_xml, looks_binary
 from crawler.extract import clean_author, html_fragment_to_text, parse_date
 
 MAX_BODY = 50 * 1024 * 1024  # a feed or sitemap larger than this (decompressed) is refused
@@ -73,10 +72,6 @@ class Feed:
     encoding: str | None = None
     encoding_note: str | None = None
     problem: str | None = None  # broken XML read in recovery mode
-
-    @property
-    def is_sitemap(self) -> bool:
-        return self.kind in ("sitemap", "sitemapindex")
 
 
 def _plain(text: str) -> str:
@@ -455,8 +450,6 @@ def _sitemapindex(root, url: str) -> Feed:
 
 # ------------------------------------------------------------------------------ JSON Feed
 def _parse_json_feed(body: bytes, url: str) -> Feed:
-    from crawler.encoding import decode_text
-
     decoded = decode_text(body)
     try:
         data = json.loads(decoded.text)
@@ -505,9 +498,3 @@ def _parse_json_feed(body: bytes, url: str) -> Feed:
     return Feed(kind="jsonfeed", url=url, title=_clean_title(data.get("title")),
                 link=_http_url(data.get("home_page_url"), url), language=data.get("language"),
                 entries=entries, encoding=decoded.encoding, encoding_note=decoded.note)
-
-
-def iter_entry_urls(feed: Feed) -> Iterable[str]:
-    for e in feed.entries:
-        if e.url:
-            yield e.url

@@ -21,8 +21,6 @@ from typing import Any
 
 from crawler.extract import html_fragment_to_text, parse_date
 
-TEXT_FORMATS = ("markdown", "text")
-
 
 class FileFormatError(ValueError):
     """The file cannot be read as the document it claims to be (message fit for the crawl log)."""
