@@ -387,10 +387,10 @@ def parse_plain_text(text: str) -> LocalDoc:
                 if not line:
                     continue
                 seen += 1
-                if author is None and _byline(line):
-                    author = _byline(line)
-                elif published is None and _date_line(line):
-                    published = _date_line(line)
+                if author is None and (by := _byline(line)):
+                    author = by
+                elif published is None and (when := _date_line(line)):
+                    published = when
                     meta["date_line"] = line
                 else:
                     break
@@ -435,8 +435,8 @@ def parse_header_and_html(text: str, start: int) -> LocalDoc:
         if when and published is None:
             published = when
             continue
-        if _byline(line):
-            author = author or _byline(line)
+        if by := _byline(line):
+            author = author or by
             continue
         if _title_like(line) and not _NAV_CHARS.search(line):
             candidates.append(line)
