@@ -192,8 +192,8 @@ class FeedsSpider(DebateSpider):
         position = {key: i for i, key in enumerate(waiting)}
 
         def rank(key: str):
-            entry, hint = self.hints[key].entry, self.hints[key]
-            when = entry.published or entry.updated
+            hint = self.hints[key]
+            when = hint.entry.published or hint.entry.updated
             return (hint.found_in != "", when is None, -(when.timestamp() if when else 0), position[key])
 
         chosen = sorted(waiting, key=rank)
@@ -288,12 +288,13 @@ class FeedsSpider(DebateSpider):
 
     def page_failed(self, failure):
         url, message = self.failure_message(failure)
-        doc = self.from_feed(failure.request.cb_kwargs["key"])
+        key = failure.request.cb_kwargs["key"]
+        doc = self.from_feed(key)
         if doc is not None:
             message = re.sub(r"; skipped$", "", message) + "; kept the full text the feed carried"
         self.report_error(url, message)
         if doc is not None:
-            yield from self.once(doc, failure.request.cb_kwargs["key"])
+            yield from self.once(doc, key)
 
     def from_feed(self, key: str) -> Document | None:
         """The article as its feed gave it, when the feed carried the whole text; else None."""
