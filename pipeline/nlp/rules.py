@@ -246,9 +246,6 @@ class Cues:
     def findall(self, text: str) -> list:
         return self.regex.findall(text) if self._may_match(text) else []
 
-    def search(self, text: str):
-        return self.regex.search(text) if self._may_match(text) else None
-
     def finditer_lower(self, text: str, low: str | None):
         """finditer(text) given low = lower_same(text) (the text lower-cased, or None when
         matching the lower-cased text could differ): same matches, same positions (the matched
@@ -337,12 +334,6 @@ def passage_hits(text: str) -> tuple[list[str], list[Hit]]:
 
 def topic_hits(text: str) -> dict[str, int]:
     return {t: len(rx.findall(text or "")) for t, rx in TOPIC_RE.items()}
-
-
-def _topic_counts(text: str) -> list[int]:
-    """topic_hits(text) as a list in TOPICS order (the text lower-cased once for every lexicon)."""
-    low = lower_same(text)
-    return [rx.count_lower(text, low) for rx in _TOPIC_LIST]
 
 
 _TOPIC_LIST = [TOPIC_RE[t] for t in TOPICS]
