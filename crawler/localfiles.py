@@ -413,7 +413,7 @@ def html_body_start(text: str, max_header_lines: int = 20) -> int | None:
     """Offset of an HTML body that follows a short plain-text header (or starts the text), if
     the text is such a page; None for text that is not HTML."""
     offset = 0
-    for n, line in enumerate(text.split("\n")):
+    for n, line in enumerate(text.split("\n", max_header_lines + 1)):  # only the header lines are looked at
         if _BLOCK_TAG_LINE.match(line):
             body = text[offset:]
             return offset if len(_ANY_TAG.findall(body[:20000])) >= 3 else None
