@@ -260,6 +260,43 @@ def test_cues_know_negation_and_reported_speech():
     assert [k["moderation"] for k in kw] == ["none", "no_filter", "none"]
 
 
+def test_cue_features_agree_with_the_hit_by_hit_reading():
+    """cue_features (per-sentence, memoised, lower-cased scans behind anchor prefilters) gives
+    the same numbers as counting passage_hits and the lexicons over the whole text."""
+    import re
+
+    from pipeline.nlp import rules
+
+    texts = [
+        *PROBES,
+        "Critics say that companies should RELEASE THE WEIGHTS. I do not think we should! Do you?",
+        'He wrote: "open weights are dangerous". We disagree; the model card says nothing.',
+        "\u0130stanbul labs MUST open-source it. Dıd they? \u017fo be it.\n\nI would release it.",
+        "", "I baked bread today.", "Release the weights. Release the weights.",
+    ]
+    index = {n: i for i, n in enumerate(rules.FEATURE_NAMES)}
+    want = np.zeros((len(texts), len(rules.FEATURE_NAMES)), dtype=np.float32)
+    for row, text in enumerate(texts):
+        sents, hits = rules.passage_hits(text)
+        for h in hits:
+            key = f"{h.axis}:{h.label}:{'negated' if h.negated else 'reported' if h.reported else 'own'}"
+            if key in index:
+                want[row, index[key]] += 1
+        for t, n in rules.topic_hits(text).items():
+            want[row, index[f"topic:{t}"]] = n
+        want[row, index["reported_share"]] = sum(1 for s in sents if rules._reported_spans(s)) / max(1, len(sents))
+        want[row, index["quotes"]] = len(rules._QUOTE_RE.findall(text))
+        want[row, index["first_person"]] = len(rules._FIRST_PERSON.findall(text))
+        want[row, index["modal"]] = len(rules._MODAL.findall(text))
+        want[row, index["question"]] = text.count("?")
+        want[row, index["exclaim"]] = text.count("!")
+        want[row, index["log_words"]] = len(text.split())
+        want[row, index["neg_words"]] = len(re.findall(rf"\b{rules.NEGATORS}\b", text, re.I))
+    got = rules.cue_features(texts)
+    assert want[:, :-1].any()  # the texts do hit the lexicons
+    np.testing.assert_array_equal(got, np.log1p(want))
+
+
 def test_labelled_csv_is_training_data(tmp_path):
     path = tmp_path / "labelled.csv"
     with open(path, "w", newline="", encoding="utf-8") as fh:
