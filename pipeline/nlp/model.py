@@ -353,11 +353,17 @@ def aggregate(passage_labels: Sequence[PassageLabels], passage_ids: Sequence[str
 POOLED = ("release", "moderation", "topics")
 
 
+def geometric_pool(p: np.ndarray, best: np.ndarray, weight: float) -> np.ndarray:
+    """Weighted geometric mean of passage probabilities and best-sentence probabilities
+    (unnormalised; prediction and training's out-of-fold scores both use it)."""
+    return np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(best, 1e-9, 1)))
+
+
 def pool_multiclass(p: np.ndarray, sent: np.ndarray, weight: float) -> np.ndarray:
     """p: (k,) passage probabilities; sent: (n, k) sentence probabilities."""
     if weight >= 1.0 or sent.shape[0] == 0:
         return p
-    q = np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(sent.max(axis=0), 1e-9, 1)))
+    q = geometric_pool(p, sent.max(axis=0), weight)
     return q / q.sum()
 
 
@@ -365,7 +371,7 @@ def pool_binary(p: np.ndarray, sent: np.ndarray, weight: float) -> np.ndarray:
     """p: (t,) passage probabilities of t binary heads; sent: (n, t)."""
     if weight >= 1.0 or sent.shape[0] == 0:
         return p
-    return np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(sent.max(axis=0), 1e-9, 1)))
+    return geometric_pool(p, sent.max(axis=0), weight)
 
 
 # --------------------------------------------------------------------------- calibrated heads

@@ -25,7 +25,7 @@ from sklearn.model_selection import StratifiedKFold
 from .embeddings import get_encoder
 from .features import FeatureParams, Featurizer, base_features
 from .model import (AXES, POOLED, ConstantBinary, Labeler, PlattScaled, TemperatureScaled, _scores, _softmax,
-                    models_dir)
+                    geometric_pool, models_dir)
 from .rules import TOPICS, split_sentences
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
@@ -287,7 +287,7 @@ def _pool_rows(p: np.ndarray, sent: np.ndarray, starts: np.ndarray, weight: floa
     if weight >= 1.0:
         return p
     best = np.maximum.reduceat(sent, starts, axis=0)
-    q = np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(best, 1e-9, 1)))
+    q = geometric_pool(p, best, weight)
     return q / q.sum(axis=1, keepdims=True) if normalise else q
 
 
