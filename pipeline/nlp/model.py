@@ -21,11 +21,12 @@ import numpy as np
 
 from .embeddings import Encoder, get_encoder
 from .features import Featurizer, base_features
-from .rules import MODERATION, RELEASE, SENTIMENT, TOPICS, split_sentences
+from .rules import MODERATION, RELEASE, SENTIMENT, TOPICS
 
 MODEL_FILE = "model.pkl"
 META_FILE = "meta.json"
 CURRENT = "CURRENT"
+MODEL_FORMAT = 2  # 2: features from shared word ids (words.py); older pickles must be retrained
 STANCE_AXES = ("release", "moderation")
 AXES = {"release": RELEASE, "moderation": MODERATION, "sentiment": SENTIMENT}
 # Which labels take a side, per stance axis (for document aggregation).
@@ -156,7 +157,7 @@ class Labeler:
             raise ModelMissing(f"model version {version!r} is missing under {mdir}: run `debatelake train`")
         with open(path / MODEL_FILE, "rb") as fh:
             state = pickle.load(fh)
-        if not hasattr(state.get("featurizer"), "tone_scaler"):
+        if state.get("format") != MODEL_FORMAT:
             raise ModelMissing(f"model {version} under {mdir} was written by an older version of the code: "
                                "run `debatelake train` again")
         meta = json.loads((path / META_FILE).read_text()) if (path / META_FILE).is_file() else {}
@@ -176,7 +177,8 @@ class Labeler:
         tmp.mkdir(parents=True, exist_ok=True)
         with open(tmp / MODEL_FILE, "wb") as fh:
             pickle.dump({"featurizer": self.featurizer, "heads": self.heads, "topic_heads": self.topic_heads,
-                         "thresholds": self.thresholds, "pool_weight": self.pool_weight}, fh, protocol=4)
+                         "thresholds": self.thresholds, "pool_weight": self.pool_weight, "format": MODEL_FORMAT},
+                        fh, protocol=4)
         (tmp / META_FILE).write_text(json.dumps(self.meta, indent=2, sort_keys=True))
         if path.exists():
             import shutil
@@ -191,73 +193,106 @@ class Labeler:
         return path
 
     # ------------------------------------------------------------ prediction
-    def _features(self, texts: list[str], sentences: list[list[str]] | None = None):
-        emb, cues = base_features(self.encoder, texts, sentences)
-        return self.featurizer.transform(texts, emb, cues)
-
-    def _probs(self, texts: list[str], sentences: list[list[str]] | None = None) -> tuple[dict[str, np.ndarray], np.ndarray]:
-        X = self._features(texts, sentences)  # head -> matrix
-        axis_probs = {axis: self.heads[axis].predict_proba(X[axis]) for axis in AXES}
-        topic_probs = np.column_stack([self.topic_heads[t].predict_proba(X["topics"])[:, 1] for t in TOPICS]) \
-            if len(texts) else np.zeros((0, len(TOPICS)))
+    def _head_probs(self, blocks: dict) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """Probabilities of every axis head and every topic head for rows of blocks."""
+        fz = self.featurizer
+        axis_probs = {}
+        for axis in AXES:
+            head = self.heads[axis]
+            lin = head.model
+            d = fz.scores(blocks, axis, np.asarray(lin.coef_), np.asarray(lin.intercept_))
+            scores = np.column_stack([-d[:, 0] / 2, d[:, 0] / 2]) if d.shape[1] == 1 else d
+            axis_probs[axis] = _softmax(scores / head.temperature)
+        n = next(iter(blocks.values())).shape[0]
+        topic_probs = np.zeros((n, len(TOPICS)))
+        linear = [(j, h) for j, h in enumerate(self.topic_heads[t] for t in TOPICS) if isinstance(h, PlattScaled)]
+        if linear:
+            coef = np.vstack([h.model.coef_ for _, h in linear])
+            icpt = np.concatenate([np.ravel(h.model.intercept_) for _, h in linear])
+            d = fz.scores(blocks, "topics", coef, icpt)
+            a_ = np.array([h.a for _, h in linear])
+            b_ = np.array([h.b for _, h in linear])
+            topic_probs[:, [j for j, _ in linear]] = 1.0 / (1.0 + np.exp(-(a_ * d + b_)))
+        for j, t in enumerate(TOPICS):
+            h = self.topic_heads[t]
+            if not isinstance(h, PlattScaled):
+                topic_probs[:, j] = h.predict_proba(np.zeros((n, 1)))[:, 1]
         return axis_probs, topic_probs
 
     def predict_passages(self, texts: Sequence[str]) -> list[PassageLabels]:
         texts = [t or "" for t in texts]
         if not texts:
             return []
-        # Evidence: score every sentence of every passage with the same models, in the same pass
-        # as the passages (every feature and head is row by row; a passage and its sentences
-        # share the sentence-level lexicon and tone work).
-        sentences = [split_sentences(t) for t in texts]
-        flat = [s for ss in sentences for s in ss]
-        n_texts = len(texts)
-        # Identical texts (a one-sentence passage and its sentence, repeated replies) are scored once.
-        first: dict[str, int] = {}
-        rows = [first.setdefault(t, len(first)) for t in texts + flat]
-        uniq = list(first)
-        known = dict(zip(texts, sentences))
-        u_axis, u_topics = self._probs(uniq, [known[u] if u in known else split_sentences(u) for u in uniq])
-        idx = np.asarray(rows, dtype=np.intp)
-        all_axis = {a: v[idx] for a, v in u_axis.items()}
-        all_topics = u_topics[idx]
-        axis_probs = {a: v[:n_texts] for a, v in all_axis.items()}
-        s_axis = {a: v[n_texts:] for a, v in all_axis.items()}
-        topic_probs, s_topics = all_topics[:n_texts], all_topics[n_texts:]
+        # Every passage and every one of its sentences is scored in one pass: the sentences
+        # pool into the passage's stance and topic probabilities and give the evidence.
+        base = base_features(self.encoder, texts)
+        p_blocks, s_blocks = self.featurizer.blocks(base)
+        axis_probs, topic_probs = self._head_probs(p_blocks)
+        if base.batch.n_sentences:
+            s_axis, s_topics = self._head_probs(s_blocks)
+        else:
+            s_axis = {a: np.zeros((0, v.shape[1])) for a, v in axis_probs.items()}
+            s_topics = np.zeros((0, len(TOPICS)))
+        batch = base.batch
+        sentences = batch.flat_sentences
+        has = np.diff(batch.pass_starts) > 0
+        first = batch.pass_starts[:-1][has]
+        owner = batch.sentence_owner()
+        pooling = self.pool_weight < 1.0 and bool(has.any())
+        n = len(texts)
+        rows = np.arange(n)
+
+        def best_sentence(values: np.ndarray) -> np.ndarray:
+            """Per passage, the index (into the flat sentences) of its highest value (first on ties)."""
+            out = np.full(n, -1, dtype=np.int64)
+            if len(values):
+                order = np.lexsort((-values, owner))
+                out[has] = order[first]
+            return out
+
+        def pooled(p: np.ndarray, s: np.ndarray, normalise: bool) -> np.ndarray:
+            if not pooling:
+                return p
+            best = np.maximum.reduceat(s, first, axis=0)
+            q = p.copy()
+            q[has] = geometric_pool(p[has], best, self.pool_weight)
+            if normalise:
+                q[has] /= q[has].sum(axis=1, keepdims=True)
+            return q
+
+        per_axis = {}
+        for axis in AXES:
+            classes = [str(c) for c in self.heads[axis].classes_]
+            p = pooled(axis_probs[axis], s_axis[axis], True) if axis in POOLED else axis_probs[axis]
+            k = np.argmax(p, axis=1)
+            ev = best_sentence(s_axis[axis][np.arange(len(owner)), k[owner]] if len(owner) else np.zeros(0))
+            ev_p = s_axis[axis][np.maximum(ev, 0), k[rows]] if len(owner) else np.zeros(n)
+            per_axis[axis] = (classes, p.tolist(), k.tolist(), p[rows, k].tolist(), ev.tolist(), ev_p.tolist())
+        tp_all = pooled(topic_probs, s_topics, False) if "topics" in POOLED else topic_probs
+        thresholds = np.array([self.thresholds.get(t, 0.5) for t in TOPICS])
+        chosen_all = (tp_all >= thresholds).tolist()
+        t_ev = np.column_stack([best_sentence(s_topics[:, j]) if len(owner) else np.full(n, -1) for j in range(len(TOPICS))])
+        t_evp = np.take_along_axis(s_topics, np.maximum(t_ev, 0), axis=0) if len(owner) else np.zeros((n, len(TOPICS)))
+        t_ev, t_evp, tp_list = t_ev.tolist(), t_evp.tolist(), tp_all.tolist()
         out: list[PassageLabels] = []
-        start = 0
         for i, text in enumerate(texts):
-            n = len(sentences[i])
-            sl = slice(start, start + n)
-            start += n
             fields: dict[str, Any] = {}
             probs: dict[str, dict[str, float]] = {}
             evidence: dict[str, str] = {}
             ev_probs: dict[str, float] = {}
-            for axis in AXES:
-                classes = list(self.heads[axis].classes_)
-                p = axis_probs[axis][i]
-                if axis in POOLED:
-                    p = pool_multiclass(p, s_axis[axis][sl], self.pool_weight)
-                k = int(np.argmax(p))
-                fields[axis] = str(classes[k])
-                fields[f"{axis}_prob"] = float(p[k])
-                probs[axis] = {str(c): float(v) for c, v in zip(classes, p)}
-                if n:
-                    sp_ = s_axis[axis][sl, k]
-                    j = int(np.argmax(sp_))
-                    evidence[axis] = sentences[i][j]
-                    ev_probs[axis] = float(sp_[j])
-            tpi = pool_binary(topic_probs[i], s_topics[sl], self.pool_weight) if "topics" in POOLED else topic_probs[i]
-            tp = {t: float(tpi[j]) for j, t in enumerate(TOPICS)}
-            chosen = [t for t in TOPICS if tp[t] >= self.thresholds.get(t, 0.5)]
-            for t in chosen:
-                if n:
-                    j_t = TOPICS.index(t)
-                    sp_ = s_topics[sl, j_t]
-                    j = int(np.argmax(sp_))
-                    evidence[f"topic:{t}"] = sentences[i][j]
-                    ev_probs[f"topic:{t}"] = float(sp_[j])
+            for axis, (classes, p, k, pk, ev, evp) in per_axis.items():
+                fields[axis] = classes[k[i]]
+                fields[f"{axis}_prob"] = pk[i]
+                probs[axis] = dict(zip(classes, p[i]))
+                if ev[i] >= 0:
+                    evidence[axis] = sentences[ev[i]]
+                    ev_probs[axis] = evp[i]
+            tp = dict(zip(TOPICS, tp_list[i]))
+            chosen = [t for t, c in zip(TOPICS, chosen_all[i]) if c]
+            for j, t in enumerate(TOPICS):
+                if chosen_all[i][j] and t_ev[i][j] >= 0:
+                    evidence[f"topic:{t}"] = sentences[t_ev[i][j]]
+                    ev_probs[f"topic:{t}"] = t_evp[i][j]
             out.append(PassageLabels(topics=chosen, topic_probs=tp, evidence=evidence, evidence_probs=ev_probs,
                                      probs=probs, n_chars=len(text), **fields))
         return out

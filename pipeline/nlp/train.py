@@ -26,10 +26,10 @@ from .embeddings import get_encoder
 from .features import FeatureParams, Featurizer, base_features
 from .model import (AXES, POOLED, ConstantBinary, Labeler, PlattScaled, TemperatureScaled, _scores, _softmax,
                     geometric_pool, models_dir)
-from .rules import TOPICS, split_sentences
+from .rules import TOPICS
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
-CODE_FILES = ("rules.py", "features.py", "embeddings.py", "model.py", "train.py")
+CODE_FILES = ("rules.py", "words.py", "tone.py", "features.py", "embeddings.py", "model.py", "train.py")
 LABEL_KEYS = ("release", "moderation", "topics", "sentiment")
 
 
@@ -298,32 +298,29 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
     pooling as prediction."""
     say = progress or (lambda msg: None)
     texts = [r["text"] for r in rows]
-    emb, cues = base_features(encoder, texts)
+    base = base_features(encoder, texts)
     n = len(rows)
     pooling = params.pool_weight < 1.0
-    sents = [split_sentences(t) or [t] for t in texts]
-    owner = np.repeat(np.arange(n), [len(s) for s in sents])
-    starts = np.concatenate([[0], np.cumsum([len(s) for s in sents])[:-1]]).astype(int)
-    flat = [x for s in sents for x in s]
-    s_emb, s_cues = base_features(encoder, flat) if pooling else (None, None)
+    n_flat = base.batch.n_sentences
+    starts = base.batch.pass_starts[:-1].astype(int)
     folds = max(2, min(params.folds, n // 4))
     y_axis = {a: np.array([r[a] for r in rows]) for a in AXES}
     y_top = np.array([[int(t in r["topics"]) for t in TOPICS] for r in rows])
     classes = {a: np.array(sorted(set(y_axis[a].tolist()))) for a in AXES}
     oof = {a: np.zeros((n, len(classes[a]))) for a in AXES}
-    oof_s = {a: np.zeros((len(flat), len(classes[a]))) for a in AXES}
+    oof_s = {a: np.zeros((n_flat, len(classes[a]))) for a in AXES}
     oof_top = np.zeros((n, len(TOPICS)))
-    oof_s_top = np.zeros((len(flat), len(TOPICS)))
+    oof_s_top = np.zeros((n_flat, len(TOPICS)))
+    owner = base.batch.sentence_owner()
     skf = StratifiedKFold(n_splits=folds, shuffle=True, random_state=params.seed)
     for k, (tr, te) in enumerate(skf.split(np.zeros(n), _strat_key(rows, folds)), 1):
         say(f"cross-validation fold {k}/{folds}")
-        fz = Featurizer(params.features).fit([texts[i] for i in tr], emb[tr], cues[tr])
-        Xtr = fz.transform([texts[i] for i in tr], emb[tr], cues[tr])
-        Xte = fz.transform([texts[i] for i in te], emb[te], cues[te])
+        train_part = base.subset(tr)
+        fz = Featurizer(params.features).fit(train_part)
+        Xtr, _ = fz.transform(train_part, sentences=False)
+        Xte, Xs = fz.transform(base.subset(te), sentences=pooling)
         heads, topic_heads = _fit_heads(Xtr, [rows[i] for i in tr], params)
-        if pooling:
-            sm = np.flatnonzero(np.isin(owner, te))
-            Xs = fz.transform([flat[i] for i in sm], s_emb[sm], s_cues[sm])
+        sm = np.flatnonzero(np.isin(owner, te))  # te is sorted: its sentences, in the same order
         for a in AXES:
             oof[a][te] = _aligned_scores(heads[a], Xte[a], classes[a])
             if pooling:
@@ -333,7 +330,7 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
             if pooling:
                 oof_s_top[sm, j] = np.asarray(topic_heads[t].decision_function(Xs["topics"]), dtype=float)
     say("calibrating and fitting the final models")
-    cv: dict[str, Any] = {"folds": folds, "rows": n, "sentences": len(flat)}
+    cv: dict[str, Any] = {"folds": folds, "rows": n, "sentences": n_flat}
     temps = {}
     for a in AXES:
         y_idx = np.searchsorted(classes[a], y_axis[a])
@@ -357,8 +354,8 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
     cv["topics"] = {"micro_f1": float(f1_score(y_top, pred_top, average="micro", zero_division=0)),
                     "macro_f1": float(f1_score(y_top, pred_top, average="macro", zero_division=0))}
     cv["tone"] = cv["sentiment"]
-    fz = Featurizer(params.features).fit(texts, emb, cues)
-    X = fz.transform(texts, emb, cues)
+    fz = Featurizer(params.features).fit(base)
+    X, _ = fz.transform(base, sentences=False)
     heads, topic_heads = _fit_heads(X, rows, params)
     heads = {a: TemperatureScaled(heads[a], temps[a]) for a in AXES}
     topic_heads = {t: (m if isinstance(m, ConstantBinary) else PlattScaled(m, *platt[t])) for t, m in topic_heads.items()}
