@@ -39,7 +39,7 @@ from pipeline.store import Store, StoreError
 from .clean import clean_text, is_binary
 from .dedup import DedupIndex, DedupItem, MinHasher, text_hash
 from .executor import default_workers, make_executor
-from .language import UNDETERMINED, LanguageDetector
+from .language import DEFAULT_PREFIX, UNDETERMINED, LanguageDetector
 from .passages import passage_spans
 
 DOC_COLUMNS = ["doc_id", "kind", "title", "text", "deleted", "content_hash"]
@@ -64,7 +64,7 @@ class ProcessSettings:
     task_chars: int = 4_000_000  # ... or fewer, so that a task holds at most about this much text
     workers: int = 0  # 0: every core
     max_passage_chars: int = 1200
-    language_prefix: int = 600  # characters read by language identification
+    language_prefix: int = DEFAULT_PREFIX  # characters read by language identification
     max_chars: int = 2_000_000  # longer texts are processed up to here, the rest is noted
 
     @classmethod
