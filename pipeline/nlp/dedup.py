@@ -27,6 +27,8 @@ NUM_PERM = 128
 NGRAM = 3
 MIN_SHINGLES = 5  # fewer word 3-grams than this (under ~7 words): exact duplicates only
 _WORD = re.compile(r"\w+")
+# ASCII text: bytes.translate + split finds the same words as _WORD, ~4x faster.
+_ASCII_NONWORD = bytes(b if chr(b).isalnum() or b == ord("_") else ord(" ") for b in range(128)) + b" " * 128
 _M1 = np.uint64(0x9E3779B97F4A7C15)
 _M2 = np.uint64(0xC2B2AE3D27D4EB4F)
 
@@ -45,6 +47,14 @@ def text_hash(text: str) -> str:
     return hashlib.blake2b(text.encode("utf-8", "surrogatepass"), digest_size=16).hexdigest()
 
 
+class _Crc32Cache(dict):
+    """word (str or its UTF-8 bytes) -> CRC32 of its UTF-8 bytes, computed on first use."""
+
+    def __missing__(self, word: str | bytes) -> int:
+        h = self[word] = zlib.crc32(word if isinstance(word, bytes) else word.encode("utf-8", "surrogatepass"))
+        return h
+
+
 class MinHasher:
     """MinHash signatures of word n-gram sets. Stable across processes and runs (no salted
     `hash()`): words are CRC32-hashed, shingles combined and mixed in numpy, and each of the
@@ -57,22 +67,24 @@ class MinHasher:
         self.chunk = chunk
         self._a = rng.integers(1, 2**63, size=num_perm, dtype=np.uint64) * np.uint64(2) + np.uint64(1)
         self._b = rng.integers(0, 2**63, size=num_perm, dtype=np.uint64)
-        self._words: dict[str, int] = {}
+        self._words = _Crc32Cache()
 
-    def _word_hashes(self, words: list[str]) -> np.ndarray:
-        cache = self._words
-        if len(cache) > 500_000:
-            cache.clear()
-        out = np.empty(len(words), dtype=np.uint64)
-        for i, w in enumerate(words):
-            h = cache.get(w)
-            if h is None:
-                h = cache[w] = zlib.crc32(w.encode("utf-8", "surrogatepass"))
-            out[i] = h
-        return out
+    def _word_hashes(self, words: list[str] | list[bytes]) -> np.ndarray:
+        """CRC32 of each word's UTF-8 bytes (words as str, or as their bytes)."""
+        if len(self._words) > 500_000:
+            self._words.clear()
+        return np.fromiter(map(self._words.__getitem__, words), dtype=np.uint64, count=len(words))
+
+    @staticmethod
+    def words(text: str) -> list[str] | list[bytes]:
+        """The lower-cased words (runs of `\\w`) of a text; as bytes when the text is ASCII."""
+        low = text.lower()
+        if low.isascii():
+            return low.encode("ascii").translate(_ASCII_NONWORD).split()
+        return _WORD.findall(low)
 
     def shingles(self, text: str) -> np.ndarray:
-        words = _WORD.findall(text.lower())
+        words = self.words(text)
         if len(words) < self.ngram:
             return np.empty(0, dtype=np.uint64)
         w = self._word_hashes(words)
@@ -88,8 +100,10 @@ class MinHasher:
             return None
         sig = np.full(self.num_perm, np.iinfo(np.uint32).max, dtype=np.uint64)
         for i in range(0, len(sh), self.chunk):
-            part = sh[i:i + self.chunk, None] * self._a[None, :] + self._b[None, :]
-            np.minimum(sig, (part >> np.uint64(32)).min(axis=0), out=sig)
+            part = np.multiply(sh[i:i + self.chunk, None], self._a[None, :])  # in place from here on
+            part += self._b[None, :]
+            part >>= np.uint64(32)
+            np.minimum(sig, part.min(axis=0), out=sig)
         return sig.astype(np.uint32)
 
 
