@@ -114,7 +114,9 @@ _BOILERPLATE = re.compile(
 BOILERPLATE_MAX_LINE = 200
 
 # ------------------------------------------------------------------------ whitespace
-_SPACES = re.compile(r"[^\S\n]+")  # any whitespace but newline (tabs, NBSP, thin spaces ...)
+# Runs of whitespace but newline (tabs, NBSP, thin spaces ...) that are not already one plain
+# space: replacing them with " " normalises every run without rewriting each space between words.
+_SPACES_TO_FIX = re.compile(r"[^\S\n]{2,}|[^\S\n ]")
 _BLANK_LINES = re.compile(r"\n{3,}")
 
 
@@ -183,21 +185,25 @@ def strip_markdown(text: str) -> str:
 
 def drop_boilerplate(text: str) -> str:
     """Remove lines of page furniture. A one-line text is left alone: a comment that says
-    "Share this" is what its author wrote."""
+    "Share this" is what its author wrote. Returns `text` itself when no line goes."""
     lines = text.split("\n")
     if sum(1 for line in lines if line.strip()) < 2:
         return text
     kept = [line for line in lines if not is_boilerplate(line)]
-    if not any(line.strip() for line in kept):
+    if len(kept) == len(lines) or not any(line.strip() for line in kept):
         return text
     return "\n".join(kept)
 
 
 def normalise_whitespace(text: str) -> str:
-    text = text.replace("\r\n", "\n").replace("\r", "\n")
-    text = _SPACES.sub(" ", text)
+    """CR and CRLF to LF, runs of other whitespace to one space, lines stripped, at most one
+    blank line in a row, no whitespace at either end. Idempotent."""
+    if "\r" in text:
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    text = _SPACES_TO_FIX.sub(" ", text)
     text = "\n".join(line.strip() for line in text.split("\n"))
-    text = _BLANK_LINES.sub("\n\n", text)
+    if "\n\n\n" in text:
+        text = _BLANK_LINES.sub("\n\n", text)
     return text.strip()
 
 
@@ -221,5 +227,7 @@ def clean_text(text: str | None) -> str:
     text = strip_markdown(text)
     text = normalise_whitespace(text)
     if "\n" in text:
-        text = normalise_whitespace(drop_boilerplate(text))
+        kept = drop_boilerplate(text)
+        if kept is not text:  # normalised already otherwise
+            text = normalise_whitespace(kept)
     return text
