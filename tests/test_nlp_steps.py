@@ -37,6 +37,22 @@ def test_clean_text(raw, cleaned):
     assert clean_text(raw) == cleaned
 
 
+@pytest.mark.parametrize("raw, normalised", [
+    ("a \t b\xa0\xa0c\r\nd\n\n\n\ne  ", "a b c\nd\n\ne"),
+    ("one two three", "one two three"),  # already normal: unchanged
+    ("x\u2009y\u3000z\u00a0\u2009w", "x y z w"),  # thin, ideographic, no-break spaces: one space per run
+    ("\r\r\n  lead\tand trail \t\n\n\n\n\n", "lead and trail"),
+    (" \n \n ", ""),
+])
+def test_normalise_whitespace_is_idempotent(raw, normalised):
+    from pipeline.nlp.clean import normalise_whitespace
+
+    assert normalise_whitespace(raw) == normalised
+    assert normalise_whitespace(normalised) == normalised
+    # clean_text normalises again only after dropping boilerplate lines; both ways end normal
+    assert clean_text(raw + "\n\nShare this\nLast line.") == (normalised + "\n\nLast line.").strip()
+
+
 def test_binary_and_megabyte_text():
     assert is_binary(bytes(range(256)).decode("latin-1") * 10)
     assert is_binary("\ufffd\ufffd abc \ufffd" * 100)
@@ -54,6 +70,11 @@ def test_language():
     assert det.detect("Die Gewichte wurden letzte Woche unter einer freien Lizenz veröffentlicht.")[0] == "de"
     assert det.detect("🔥🔥 😂 123 !!!") == (None, 0.0)
     assert det.detect("ok")[0] in ("en", UNDETERMINED)
+    # only the prefix is read: a long German tail after it does not change the answer
+    english = "The weights were released under a permissive licence, and people are fine-tuning them. " * 4
+    german = "Die Gewichte wurden letzte Woche unter einer freien Lizenz veröffentlicht. " * 20
+    assert det.prefix <= len(english) and det.detect(english + german)[0] == "en"
+    assert LanguageDetector(prefix=10_000).detect(english + german)[0] == "de"
 
 
 def test_passages_cut_at_sentences_and_keep_offsets():
@@ -86,6 +107,21 @@ def test_minhash_is_stable_across_processes():
     other = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
     assert other == ",".join(map(str, sig.tolist()))
     assert MinHasher().signature("too short") is None
+
+
+def test_minhash_words_of_ascii_texts_are_the_regex_words():
+    import re
+
+    texts = ["Open-weights (v2.1) models_x: can't STOP_now!\tok\n\nnext_line 42x", "", "   ",
+             "a_b __ _ x9 9x --- ... ' \" \x7f\x1f end"]
+    for text in texts:
+        fast = MinHasher.words(text)
+        assert [w.decode() for w in fast] == re.findall(r"\w+", text.lower()), text
+    # a non-ASCII text takes the regular expression; the same words give the same signature
+    text = "Anyone can inspect the weights, fine tune them and run them offline, which matters a lot"
+    assert MinHasher.words(text + " \u2014")[0] == "anyone"
+    assert np.array_equal(MinHasher().signature(text), MinHasher().signature(text + " \u2014"))
+    assert np.array_equal(MinHasher().signature(text), MinHasher().signature(text.upper() + "\u00a0!"))
 
 
 def test_dedup_index_marks_earlier_documents_and_survives_a_rebuild():
