@@ -355,6 +355,32 @@ def test_megabyte_document_and_language_settings(root, model_dir):
     assert all(cleaned[p["start"]:p["end"]] == p["text"] for p in passages)
 
 
+def _triple_and_pid(task: int) -> tuple[int, int]:
+    return task * 3, os.getpid()
+
+
+def test_pool_helped_by_this_process_keeps_task_order():
+    import functools
+
+    from pipeline.nlp.executor import PoolExecutor, make_executor
+
+    here: list[int] = []
+
+    def local():
+        def run(task: int) -> tuple[int, int]:
+            here.append(task)
+            return _triple_and_pid(task)
+        return run
+
+    factory = functools.partial(functools.partial, _triple_and_pid)  # picklable; runs in the worker
+    with make_executor(factory, 2, tasks_expected=40, local=local) as ex:
+        assert isinstance(ex, PoolExecutor) and ex.workers == 2
+        out = list(ex.imap(range(40)))
+    assert [r[0] for r in out] == [3 * t for t in range(40)]  # in order, whoever ran them
+    assert ex.local_tasks == len(here) >= 1  # this process ran some (the worker was still starting)
+    assert all((pid == os.getpid()) == (t // 3 in here) for t, pid in out)
+
+
 def test_tasks_stream_in_bounded_pieces(root):
     big = "x" * 300_000
     docs = [doc(f"d{i}", big if i in (3, 4, 5) else f"Short text number {i}.") for i in range(12)]

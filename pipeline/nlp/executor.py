@@ -10,6 +10,10 @@ table of any size streams through in constant memory.
   delta-rs/tokio and Arrow threads, and forking a threaded process can deadlock the child).
   Each worker builds its step objects (spaCy, language model, labeler) once, in `init`, and
   keeps them for every batch; the parent sends records and receives results, nothing else.
+  Given a `local` factory, this process is one of the `workers`: it starts one process fewer
+  and, whenever the oldest batch in flight is not back yet, runs the next batch itself instead
+  of waiting (a worker's start-up, ~5 s of CPU with the label model, is saved, and this
+  process, which holds the model already, does not sit idle).
   spaCy's own `nlp.pipe(n_process=...)` is 3-5x slower than one process for light pipelines
   (DESIGN.md), hence processes over whole batches.
 
@@ -87,14 +91,29 @@ class PoolExecutor:
     `factory` is pickled to each worker and called there once; it returns the callable that
     handles one task. At most `max_in_flight` tasks are submitted ahead of the consumer."""
 
-    def __init__(self, factory: Callable[[], Callable[[Any], Any]], workers: int, max_in_flight: int | None = None):
+    def __init__(self, factory: Callable[[], Callable[[Any], Any]], workers: int, max_in_flight: int | None = None,
+                 local: Callable[[], Callable[[Any], Any]] | None = None):
+        if local is not None and workers < 2:
+            raise ValueError("a pool that this process helps needs workers >= 2")
         self.workers = workers
         self.max_in_flight = max_in_flight or 2 * workers + 1
-        self._pool = ProcessPoolExecutor(max_workers=workers, mp_context=mp.get_context("spawn"),
+        self._local_factory = local
+        self._local_fn: Callable[[Any], Any] | None = None  # built the first time it is needed
+        self.local_tasks = 0
+        processes = workers - 1 if local is not None else workers
+        self._pool = ProcessPoolExecutor(max_workers=processes, mp_context=mp.get_context("spawn"),
                                          initializer=_init_worker, initargs=(factory,))
 
+    def _run_here(self, task: Any) -> Future:
+        if self._local_fn is None:
+            self._local_fn = self._local_factory()
+        fut: Future = Future()
+        fut.set_result(self._local_fn(task))
+        self.local_tasks += 1
+        return fut
+
     def imap(self, tasks: Iterable[Any]) -> Iterator[Any]:
-        queue: deque[Future] = deque()
+        queue: deque[Future] = deque()  # in task order: results are yielded in that order
         it = iter(tasks)
         exhausted = False
         try:
@@ -108,6 +127,15 @@ class PoolExecutor:
                     queue.append(self._pool.submit(_run_in_worker, task))
                 if not queue:
                     return
+                if (self._local_factory is not None and not exhausted and not queue[0].done()
+                        and len(queue) < 2 * self.max_in_flight):
+                    try:
+                        task = next(it)
+                    except StopIteration:
+                        exhausted = True
+                    else:
+                        queue.append(self._run_here(task))
+                        continue
                 yield queue.popleft().result()
         finally:
             for fut in queue:
@@ -127,10 +155,11 @@ def make_executor(factory: Callable[[], Callable[[Any], Any]], workers: int | No
                   tasks_expected: int | None = None, local: Callable[[], Callable[[Any], Any]] | None = None):
     """A pool when there is more than one worker and more than one task to share; otherwise
     the local executor (a pool's start-up would cost more than it saves). `local`, if given,
-    is the factory used in-process (e.g. one that reuses objects the caller already built)."""
+    is the factory used in-process (e.g. one that reuses objects the caller already built);
+    with a pool, this process then counts as one of the workers and runs batches too."""
     workers = default_workers() if not workers or workers < 1 else workers
     if workers == 1 or (tasks_expected is not None and tasks_expected <= 1):
         return LocalExecutor(local or factory)
     if tasks_expected is not None:
         workers = min(workers, tasks_expected)
-    return PoolExecutor(factory, workers)
+    return PoolExecutor(factory, workers, local=local)
