@@ -134,8 +134,8 @@ class Encoder:
         self.path = Path(path)
         self.digest = digest(self.path)
         self.model = StaticModel.from_pretrained(str(self.path), normalize=True)
-        self.dims = DIMS
         self._vectors = np.asarray(self.model.embedding, dtype=np.float32)
+        self.dims = self._vectors.shape[1]
         self._tokens: list[int] = []
         self._tok_array = np.zeros(0, dtype=np.int64)
         self._table = IdTable(self._word_tokens, on_reset=self._forget_words)
