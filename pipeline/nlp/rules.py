@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, reduce
+from operator import or_
 
 import numpy as np
 
@@ -213,20 +214,204 @@ def _anchors(pattern: str) -> set[str] | None:
         return None
 
 
+def _anchor_clauses(pattern: str) -> list[set[str]]:
+    """Every set of lower-case literal strings (of at least two characters) one of which every
+    match of `pattern` contains, read off the parsed regex as _anchors does: _anchors(pattern)
+    is the best of them, and a match needs one string of each (the parts of a sequence are all
+    required). [] when there are none."""
+    from re import _constants as C, _parser as P
+
+    def clauses(items) -> list[set[str] | None]:
+        out: list[set[str] | None] = []
+        run: list[str] = []
+
+        def flush() -> None:
+            if len(run) >= 2:
+                out.append({"".join(run)})
+            run.clear()
+
+        for op, av in items:
+            if op is C.LITERAL and av < 128:
+                run.append(chr(av).lower())
+                continue
+            flush()
+            if op is C.SUBPATTERN:
+                out.extend(clauses(av[-1]))
+            elif op is C.BRANCH:
+                subs = [_best(clauses(b)) for b in av[1]]
+                if all(sub is not None for sub in subs):
+                    out.append(set().union(*subs))  # type: ignore[arg-type]
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
+                out.extend(clauses(av[2]))
+        flush()
+        return out
+
+    try:
+        found = clauses(P.parse(pattern, re.I))
+    except Exception:
+        return []
+    return [c for c in found if c and min(len(a) for a in c) >= 2]
+
+
+def _best(cands: list[set[str] | None]) -> set[str] | None:
+    ok = [c for c in cands if c and min(len(a) for a in c) >= 2]
+    return max(ok, key=lambda c: (min(len(a) for a in c), -len(c))) if ok else None
+
+
+_start = re.Match.start
+
+
+class _LeadScan:
+    """search / finditer of a regex `exact` that is a zero-width test `lead` (a look-behind, a
+    word boundary) followed by the regex `body`, run faster: a leading zero-width test keeps the
+    regex engine from skipping fast to where a match can start, so `body` is searched instead
+    and a match kept only where `lead` holds at its start, else `body` is searched again one
+    character on. That is the exact regex's own search order (it tries each start in turn, and
+    at a start it matches exactly where lead holds and body matches there), so the matches,
+    their spans and groups are the same."""
+
+    __slots__ = ("lead", "body", "finditer_body", "exact")
+
+    def __init__(self, lead: re.Pattern, body: re.Pattern, exact: re.Pattern | tuple[str, int]):
+        self.lead, self.body, self.finditer_body, self.exact = lead.match, body.search, body.finditer, exact
+
+    @classmethod
+    def split(cls, rx: re.Pattern) -> "_LeadScan | None":
+        """A _LeadScan of a regex that starts with a word boundary (\\b), or None."""
+        from re import _compiler as Cm, _constants as C, _parser as P  # the stdlib's own regex compiler
+
+        try:
+            parsed = P.parse(rx.pattern, rx.flags)
+        except Exception:
+            return None
+        if len(parsed.data) < 2 or parsed.data[0] != (C.AT, C.AT_BOUNDARY):
+            return None
+        # the parsed sequence without its first element (the boundary), compiled as it is
+        body = Cm.compile(P.SubPattern(parsed.state, parsed.data[1:]), rx.flags)
+        return cls(re.compile(r"\b", rx.flags), body, rx)
+
+    def search(self, text: str, pos: int):
+        """exact.search(text, pos)"""
+        search, lead = self.body, self.lead
+        while True:
+            m = search(text, pos)
+            if m is None or lead(text, m.start()) is not None:
+                return m
+            pos = m.start() + 1
+
+    def finditer(self, text: str) -> list:
+        """list(exact.finditer(text))"""
+        # Most often every match of body holds lead and none is empty: those are the matches
+        # (the search order below finds each of them in turn, and nothing between them).
+        found = list(self.finditer_body(text))
+        lead = self.lead
+        for m in found:
+            if m.end() == m.start() or lead(text, m.start()) is None:
+                break
+        else:
+            return found
+        out = []
+        pos = 0
+        search = self.search
+        while True:
+            m = search(text, pos)
+            if m is None:
+                return out
+            if m.end() == m.start():  # an empty match: left to finditer's own rules
+                return list(self.compiled_exact().finditer(text))
+            out.append(m)
+            pos = m.end()
+
+    def compiled_exact(self) -> re.Pattern:
+        if isinstance(self.exact, tuple):  # (source, flags), compiled on demand
+            self.exact = re.compile(*self.exact)
+        return self.exact
+
+
 class Cues:
     """One label's lexicon: a case-insensitive regex of its patterns at word boundaries, which
     scans a text only when the text contains one of the patterns' anchors (same matches, far
     fewer scans: most sentences hold no cue of most labels)."""
 
     def __init__(self, patterns: tuple[str, ...]):
-        source = r"(?<![\w-])(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w])"
+        self.patterns = tuple(patterns)
+        source = self._source(self.patterns)
         self.regex = re.compile(source, re.I)
         # The same regex without IGNORECASE, for lower-cased text (about twice as fast); only
         # when the patterns hold no upper-case character (escapes included).
         self.lower_regex = re.compile(source) if source == source.lower() else None
         per_pattern = [_anchors(p) for p in patterns]
+        self.pattern_anchors: tuple[set[str] | None, ...] = tuple(per_pattern)
         self.anchors: tuple[str, ...] | None = None if any(a is None for a in per_pattern) \
             else tuple(sorted(set().union(*per_pattern)))  # type: ignore[arg-type]
+        self._singles: dict[int, _LeadScan] = {}  # by pattern index
+
+    _LEAD = r"(?<![\w-])"  # every match starts where no word character or hyphen precedes
+
+    @classmethod
+    def _source(cls, patterns: tuple[str, ...]) -> str:
+        return cls._LEAD + cls._body(patterns)
+
+    @staticmethod
+    def _body(patterns: tuple[str, ...]) -> str:
+        return r"(?:" + "|".join(f"(?:{p})" for p in patterns) + r")(?![\w])"
+
+    def _single(self, i: int) -> _LeadScan:
+        """A _LeadScan of the regex of patterns[i] alone (lower-case when lower_regex is)."""
+        scan = self._singles.get(i)
+        if scan is None:
+            flags = 0 if self.lower_regex is not None else re.I
+            pats = (self.patterns[i],)
+            scan = self._singles[i] = _LeadScan(re.compile(self._LEAD, flags), re.compile(self._body(pats), flags),
+                                                (self._source(pats), flags))
+        return scan
+
+    def scan(self, text: str, keep: int) -> list:
+        """list(finditer_lower(...)) for a text in which only the patterns whose bit is set in
+        `keep` (bit i: patterns[i]) can match (every other one's anchors are absent), where
+        `text` is low = lower_same(original) when lower_regex is not None, else the original.
+
+        The whole regex is an alternation of the patterns between a common look-behind and
+        look-ahead: from a position, it matches at the first start where some pattern matches
+        (with those), with the first such pattern in order. An alternative that matches nowhere
+        changes nothing, so the patterns in `keep` are searched one by one, each alone (fast,
+        and one small regex per pattern), and merged in that order: at the earliest start, the
+        earliest pattern; then every pattern is searched on from the match's end."""
+        if not keep & (keep - 1):  # one pattern
+            return self._single(keep.bit_length() - 1).finditer(text)
+        singles = []
+        i = 0
+        while keep:
+            if keep & 1:
+                singles.append(self._single(i))
+            keep >>= 1
+            i += 1
+        # Each pattern's own matches; when no two of them overlap, the merge takes them all,
+        # in order of start (each is the earliest match from the end of the one before).
+        found = sorted((m for sc in singles for m in sc.finditer(text)), key=_start)
+        end = 0
+        for m in found:
+            if m.start() < end or m.end() == m.start():
+                break
+            end = m.end()
+        else:
+            return found
+        heads = [sc.search(text, 0) for sc in singles]
+        out = []
+        pos = 0
+        while True:
+            best = None
+            for k, m in enumerate(heads):
+                if m is not None and m.start() < pos:
+                    m = heads[k] = singles[k].search(text, pos)
+                if m is not None and (best is None or m.start() < best.start()):
+                    best = m
+            if best is None:
+                return out
+            if best.end() == best.start():  # an empty match: left to finditer's own rules
+                return list((self.lower_regex or self.regex).finditer(text))
+            out.append(best)
+            pos = best.end()
 
     def _may_match(self, text: str) -> bool:
         return self.may_match_lower(text.lower())
@@ -375,10 +560,9 @@ _ADDITIVE = [*_TOPIC_LIST, *[(rx, re.compile(rx.pattern) if rx.pattern == rx.pat
 _ADDITIVE_COLS = [*range(_TOPIC_COL, _TOPIC_COL + len(TOPICS)), _INDEX["first_person"], _INDEX["modal"], _INDEX["neg_words"]]
 
 
-def _sentence_cues(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...]]:
-    """What one sentence adds to its text's cue features: the feature column of each of its
-    stance/tone hits (as sentence_hits classifies them: negated, else reported, else own),
-    whether it holds reported speech, and its counts of the additive patterns."""
+def _sentence_cues_unlowered(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...]]:
+    """_sentence_cues for a sentence that lower_same() cannot lower-case: every lexicon's
+    anchor prefilter and regex as Cues.finditer_lower / count_lower run them."""
     spans = _reported_spans(sentence)
     low = lower_same(sentence)
     cols: list[int] = []
@@ -399,39 +583,433 @@ def _sentence_cues(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...
     return tuple(cols), bool(spans), counts
 
 
+def _witness(pattern: str) -> tuple[str, re.Pattern | None] | None:
+    """For a pattern without anchors: characters one of which every match of the pattern holds
+    (a required digit, else a required ASCII literal that is no letter: rarer than a letter),
+    as (the ASCII ones, None when they are all) or None. A digit's are "0123456789" and the
+    regex \\d, which also finds the digits of other scripts. Read off the parsed regex like
+    _anchors."""
+    from re import _constants as C, _parser as P
+
+    digits: list[tuple[str, re.Pattern | None]] = []
+    literals: list[tuple[str, re.Pattern | None]] = []
+
+    def seq(items) -> None:
+        for op, av in items:
+            if op is C.LITERAL and av < 128 and not chr(av).isalpha():
+                literals.append((chr(av), None))
+            elif op is C.IN and list(av) == [(C.CATEGORY, C.CATEGORY_DIGIT)]:
+                digits.append(("0123456789", re.compile(r"\d")))
+            elif op is C.SUBPATTERN:
+                seq(av[-1])
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
+                seq(av[2])
+
+    try:
+        seq(P.parse(pattern, re.I))
+    except Exception:
+        return None
+    found = digits or literals
+    return found[0] if found else None
+
+
+def _trie_regex(words: set[str]) -> str:
+    """A regex of the words as a trie, longest first: at a position it matches the longest of
+    the words that starts there (each branch starts with a different character, and an
+    optional tail is tried before stopping)."""
+    trie: dict = {}
+    for w in words:
+        node = trie
+        for ch in w:
+            node = node.setdefault(ch, {})
+        node[""] = {}
+
+    def emit(node: dict) -> str:
+        kids = [re.escape(ch) + emit(sub) for ch, sub in sorted(node.items()) if ch]
+        if not kids:
+            return ""
+        body = kids[0] if len(kids) == 1 else "(?:" + "|".join(kids) + ")"
+        return f"(?:{body})?" if "" in node else body
+
+    return emit(trie)
+
+
+class _Memo(dict):
+    """A dict that computes a missing key's value with `make` (and keeps it while it holds
+    fewer than `cap` keys)."""
+
+    def __init__(self, make, cap: int = 200_000):
+        super().__init__()
+        self.make, self.cap = make, cap
+
+    def __missing__(self, key):
+        value = self.make(key)
+        if len(self) < self.cap:
+            self[key] = value
+        return value
+
+
+def _chunk_local(rx: re.Pattern) -> bool:
+    """Whether rx's matches in a text are exactly its matches in each of the text's
+    space-separated chunks (text.split(" ")), in turn: every match is at least one character
+    long, no part of rx can match a space, and its only zero-width tests are word boundaries
+    (\\b: a space, like a chunk's edge, is no word character). Read off the parsed regex."""
+    from re import _compiler as Cm, _constants as C, _parser as P
+
+    def ok(items, state) -> bool:
+        for op, av in items:
+            if op is C.LITERAL:
+                if av == 32 or (rx.flags & re.I and chr(av).lower() == " "):
+                    return False
+            elif op is C.IN:
+                if Cm.compile(P.SubPattern(state, [(op, av)]), rx.flags).match(" "):
+                    return False
+            elif op is C.AT:
+                if av is not C.AT_BOUNDARY:
+                    return False
+            elif op is C.SUBPATTERN:
+                if not ok(av[-1], state):
+                    return False
+            elif op is C.BRANCH:
+                if not all(ok(b, state) for b in av[1]):
+                    return False
+            elif op in (C.MAX_REPEAT, C.MIN_REPEAT):
+                if not ok(av[2], state):
+                    return False
+            else:
+                return False
+        return True
+
+    try:
+        parsed = P.parse(rx.pattern, rx.flags)
+        return parsed.getwidth()[0] >= 1 and ok(parsed.data, parsed.state)
+    except Exception:
+        return False
+
+
+class _AnchorScan:
+    """Which patterns can match a lower-cased sentence, found in one regex pass instead of one
+    substring test per anchor: every pattern (each lexicon's, one by one, and a few gated
+    regexes) gets a bit; one scan finds the longest anchor starting at each position of the
+    text, and the bits of that anchor and of every anchor that is a prefix of it (exactly the
+    anchors starting there) are set. So a bit is set iff one of the pattern's anchors occurs in
+    the text: Cues.may_match_lower's test, pattern by pattern. A pattern without anchors has
+    its _witness characters as one-character anchors (and, on a non-ASCII text, its witness
+    regex searched), else its bit always set."""
+
+    def __init__(self, lexicons: list[Cues], gated: list[re.Pattern]):
+        owners: dict[str, int] = {}
+        self.always = 0
+        self.witnessed: list[tuple[object, int]] = []  # for non-ASCII text: (search of a witness regex, its bit)
+        self.lexicons: list[tuple[int, int]] = []  # (first bit, mask of its patterns' bits)
+        bit = 0
+
+        def add(anchors: set[str] | None, b: int, pattern: str) -> None:
+            if anchors is None:
+                witness = _witness(pattern)
+                if witness is None:
+                    self.always |= 1 << b
+                    return
+                anchors = set(witness[0])  # one-character anchors
+                if witness[1] is not None:
+                    self.witnessed.append((witness[1].search, 1 << b))
+            for a in anchors:
+                owners[a] = owners.get(a, 0) | 1 << b
+
+        for cues in lexicons:
+            self.lexicons.append((bit, (1 << len(cues.patterns)) - 1))
+            for anchors, pattern in zip(cues.pattern_anchors, cues.patterns):
+                add(anchors, bit, pattern)
+                bit += 1
+        self.gates: list[int] = []
+        for rx in gated:
+            add(_anchors(rx.pattern), bit, rx.pattern)
+            self.gates.append(1 << bit)
+            bit += 1
+        # A pattern's other anchor clauses (a match needs one string of each): a bit each.
+        # extras[k]: {bit of a pattern in lexicon k (as in its keep mask): bits of its clauses}
+        self.extras: list[dict[int, int]] = []
+        for cues in lexicons:
+            extra: dict[int, int] = {}
+            for i, (anchors, pattern) in enumerate(zip(cues.pattern_anchors, cues.patterns)):
+                if anchors is None:
+                    continue
+                for clause in _anchor_clauses(pattern):
+                    if clause != anchors:
+                        add(clause, bit, pattern)
+                        extra[1 << i] = extra.get(1 << i, 0) | 1 << bit
+                        bit += 1
+            self.extras.append(extra)
+        # a found (longest) anchor stands for itself and every anchor it starts with
+        self.bits = {a: self._closure(a, owners) for a in owners}
+        self._owners = owners
+        self._findall = None  # present_by_scan's regex, compiled on first use
+        # present() reads the text as its space-separated chunks (low.split(" ")): an anchor
+        # without a space is inside a chunk; " x" starts a chunk after the first, "x " ends one
+        # before the last, " x " is a whole chunk between two others (x without a space). The
+        # other anchors (a space inside) are found at the spaces: " " + the rest after their
+        # first space, then the part before it is checked. Each chunk's bits are memoised.
+        inner = {a: b for a, b in owners.items() if " " not in a}
+        self._inner = re.compile(f"(?=({_trie_regex(set(inner))}))").findall if inner else (lambda c: [])
+        self._inner_bits = {a: self._closure(a, inner) for a in inner}
+        self._starts: list[tuple[str, int]] = []  # " x": (x, bits)
+        self._ends: list[tuple[str, int]] = []  # "x "
+        self._whole: dict[str, int] = {}  # " x "
+        spanning: dict[str, dict[str, int]] = {}  # rest after the first space -> {part before: bits}
+        for a, b in owners.items():
+            if " " not in a:
+                continue
+            core = a[1 if a.startswith(" ") else 0: len(a) - 1 if a.endswith(" ") else len(a)]
+            if core and " " not in core:
+                if a.startswith(" ") and a.endswith(" "):
+                    self._whole[core] = self._whole.get(core, 0) | b
+                elif a.startswith(" "):
+                    self._starts.append((core, b))
+                else:
+                    self._ends.append((core, b))
+            else:
+                head, rest = a.split(" ", 1)
+                spanning.setdefault(rest, {})
+                spanning[rest][head] = spanning[rest].get(head, 0) | b
+        # a found (longest) rest stands for every rest it starts with
+        self._spanning: dict[str, tuple[tuple[str, ...], list[tuple[str, int]]]] = {}
+        for r in spanning:
+            found = [(h, b) for k in range(1, len(r) + 1) for h, b in spanning.get(r[:k], {}).items()]
+            self._spanning[r] = (tuple(h for h, _ in found), found)  # (every head, for one test; each)
+        self._at_spaces = re.compile(f" (?=({_trie_regex(set(spanning))}))").finditer if spanning else None
+        # chunk -> (bits as a middle chunk, as the first of several, as the last, as the only one)
+        self._chunks: dict[str, tuple[int, int, int, int]] = {}
+        self._middle = _Memo(lambda c: self._chunk(c)[0])  # chunk -> its bits as a middle chunk
+
+    def _chunk(self, c: str) -> tuple[int, int, int, int]:
+        got = self._chunks.get(c)
+        if got is None:
+            inner = 0
+            bits = self._inner_bits
+            for a in self._inner(c):
+                inner |= bits[a]
+            start = end = 0
+            for core, b in self._starts:
+                if c.startswith(core):
+                    start |= b
+            for core, b in self._ends:
+                if c.endswith(core):
+                    end |= b
+            whole = self._whole.get(c, 0)
+            got = (inner | start | end | whole, inner | end, inner | start, inner)
+            if len(self._chunks) < 200_000:
+                self._chunks[c] = got
+        return got
+
+    def present(self, low: str) -> int:
+        """The bits set for a lower-cased text (see the class)."""
+        got = self.always
+        if self.witnessed and not low.isascii():
+            for search, bit in self.witnessed:
+                if search(low):
+                    got |= bit
+        chunks = low.split(" ")
+        chunk = self._chunk
+        if len(chunks) == 1:
+            return got | chunk(low)[3]
+        got |= chunk(chunks[0])[1] | chunk(chunks[-1])[2]
+        if len(chunks) > 2:
+            got |= reduce(or_, map(self._middle.__getitem__, chunks[1:-1]))
+        if self._at_spaces is not None:
+            for m in self._at_spaces(low):
+                q = m.start()
+                heads, each = self._spanning[m.group(1)]
+                if low.endswith(heads, 0, q):
+                    for head, b in each:
+                        if low.endswith(head, 0, q):
+                            got |= b
+        return got
+
+    def present_by_scan(self, low: str) -> int:
+        """present(low) by one scan of the whole text (the reference present() must equal)."""
+        got = self.always
+        if self.witnessed and not low.isascii():
+            for search, bit in self.witnessed:
+                if search(low):
+                    got |= bit
+        if self._findall is None:
+            self._findall = re.compile(f"(?=({_trie_regex(set(self._owners))}))").findall if self._owners \
+                else (lambda text: [])
+        bits = self.bits
+        for a in self._findall(low):
+            got |= bits[a]
+        return got
+
+    @staticmethod
+    def _closure(a: str, owners: dict[str, int]) -> int:
+        """The bits of a and of every anchor a starts with."""
+        got = 0
+        for k in range(1, len(a) + 1):
+            got |= owners.get(a[:k], 0)
+        return got
+
+
+_TOPIC_ADDITIVE = [rx for rx in _ADDITIVE if isinstance(rx, Cues)]
+_OTHER_ADDITIVE = [rx for rx in _ADDITIVE if not isinstance(rx, Cues)]
+assert _ADDITIVE == [*_TOPIC_ADDITIVE, *_OTHER_ADDITIVE]
+
+
+class _Fast:
+    """The fast path's tables (built on first use: about a quarter second of regex parsing)."""
+
+    def __init__(self) -> None:
+        self.scan = _AnchorScan([rx for *_, rx in _CUE_COLUMNS] + _TOPIC_ADDITIVE,
+                                [_ATTRIB_RE, _NEG_RE, *(rx[0] for rx in _OTHER_ADDITIVE)])
+        self.attrib_gate, self.neg_gate, *other_gates = self.scan.gates
+        # _NEG_RE can match a look-behind window only if the window, lower-cased, holds one of its anchors
+        neg = _anchors(_NEG_RE.pattern)
+        self.neg_window = re.compile(_trie_regex(neg)).search if neg else None
+        lexicons, extras = self.scan.lexicons, self.scan.extras
+        # per lexicon: its columns or regex, then (first bit, mask, bits with other clauses, their clauses, mask << first)
+        self.cues = [(own, negated, reported, rx, first, mask, sum(ex), ex, mask << first)
+                     for (own, negated, reported, rx), (first, mask), ex in zip(_CUE_COLUMNS, lexicons, extras)]
+        n = len(_CUE_COLUMNS)
+        self.topics = [(rx, first, mask, sum(ex), ex, mask << first)
+                       for rx, (first, mask), ex in zip(_TOPIC_ADDITIVE, lexicons[n:], extras[n:])]
+        # (the regex pair, a _LeadScan of its lower-case regex or None, its count per chunk of a
+        # lower-cased text when _chunk_local (memoised) or None, its gate bit)
+        self.others = [(rx, _LeadScan.split(rx[1]) if rx[1] is not None else None,
+                        _Memo(lambda c, findall=rx[1].findall: len(findall(c)))
+                        if rx[1] is not None and _chunk_local(rx[1]) else None,
+                        gate)
+                       for rx, gate in zip(_OTHER_ADDITIVE, other_gates)]
+
+
+@lru_cache(maxsize=None)
+def _fast() -> _Fast:
+    return _Fast()
+
+
+def _keep(present: int, first: int, mask: int, with_extra: int, extras: dict[int, int]) -> int:
+    """The bits of a lexicon's patterns that can match a text whose _AnchorScan.present() is
+    `present`: its anchors occur, and one string of each of its other clauses."""
+    keep = present >> first & mask
+    check = keep & with_extra
+    while check:
+        b = check & -check
+        need = extras[b]
+        if present & need != need:
+            keep ^= b
+        check ^= b
+    return keep
+
+def _sentence_cues(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...]]:
+    """What one sentence adds to its text's cue features: the feature column of each of its
+    stance/tone hits (as sentence_hits classifies them: negated, else reported, else own),
+    whether it holds reported speech, and its counts of the additive patterns.
+
+    One anchor scan of the lower-cased sentence says which patterns can match it; each lexicon
+    then runs a regex of only those (same matches: the others match nowhere), and a regex
+    whose anchors are all absent (negation, attribution, modal...) or a quote pattern without
+    its quote character is not run (it cannot match)."""
+    low = lower_same(sentence)
+    if low is None:
+        return _sentence_cues_unlowered(sentence)
+    fast = _fast()
+    present = fast.scan.present(low)
+    # _reported_spans(sentence)
+    spans = [(m.start(), m.end()) for m in _QUOTE_RE.finditer(sentence)] \
+        if ('"' in sentence or "“" in sentence or ">" in sentence) else []
+    if present & fast.attrib_gate:
+        m = _ATTRIB_RE.search(sentence)
+        if m and not _FIRST_PERSON_REPORT.search(sentence[max(0, m.start() - 10): m.end()]):
+            spans.append((m.start(), len(sentence)))
+    may_negate = present & fast.neg_gate
+    neg_window = fast.neg_window
+    cols: list[int] = []
+    for own, negated, reported, rx, first, mask, with_extra, extras, span in fast.cues:
+        if not present & span:
+            continue
+        keep = _keep(present, first, mask, with_extra, extras)
+        if not keep:
+            continue
+        for m in rx.scan(low if rx.lower_regex is not None else sentence, keep):
+            st = m.start()
+            if may_negate and (neg_window is None or neg_window(low, max(0, st - 40), st)) \
+                    and _NEG_RE.search(sentence[max(0, st - 40): st]):
+                col = negated
+            elif spans and any(a <= st < b for a, b in spans):
+                col = reported
+            else:
+                col = own
+            if col is not None:
+                cols.append(col)
+    counts = [0] * len(_ADDITIVE)
+    k = 0
+    for rx, first, mask, with_extra, extras, span in fast.topics:
+        keep = _keep(present, first, mask, with_extra, extras) if present & span else 0
+        if keep:
+            counts[k] = len(rx.scan(low if rx.lower_regex is not None else sentence, keep))
+        k += 1
+    for rx, lead_scan, per_chunk, gate in fast.others:
+        if present & gate:
+            counts[k] = sum(map(per_chunk.__getitem__, low.split(" "))) if per_chunk is not None \
+                else len(lead_scan.finditer(low)) if lead_scan is not None \
+                else len(rx[1].findall(low)) if rx[1] is not None else len(rx[0].findall(sentence))
+        k += 1
+    return tuple(cols), bool(spans), tuple(counts)
+
+
+def _sentence_vector(sentence: str) -> list[int]:
+    """_sentence_cues as a feature row: hits and additive counts at their columns, and 1 at
+    reported_share when the sentence holds reported speech (0 elsewhere)."""
+    cols, reported, counts = _sentence_cues(sentence)
+    vec = [0] * len(FEATURE_NAMES)
+    for col in cols:
+        vec[col] += 1
+    vec[_REPORTED_SHARE] = int(reported)
+    for col, n in zip(_ADDITIVE_COLS, counts):
+        vec[col] = n
+    return vec
+
+
+_REPORTED_SHARE = _INDEX["reported_share"]
+_TEXT_COLS = [_INDEX["quotes"], _INDEX["question"], _INDEX["exclaim"], _INDEX["log_words"]]
+
+
 def cue_features(texts: list[str], sentences: list[list[str]] | None = None) -> np.ndarray:
     """Negation- and attribution-aware lexicon counts (log1p-scaled) for each text.
 
     Built from per-sentence results, each distinct sentence analysed once per call: a passage
     and its own sentences (which the label model featurises together) share the work.
-    `sentences`, if given, is split_sentences() of each text (saves splitting again)."""
-    out = np.zeros((len(texts), len(FEATURE_NAMES)), dtype=np.float32)
-    memo: dict[str, tuple[tuple[int, ...], bool, tuple[int, ...]]] = {}
-    n_add = len(_ADDITIVE)
+    `sentences`, if given, is split_sentences() of each text (saves splitting again).
+
+    A text's row is the sum of its sentences' rows (whole counts, added exactly in float64),
+    its reported-speech sentences divided by its sentence count (at least 1), and its own
+    counts of quotes, '?', '!' and words; then cast to float32 and log1p-scaled."""
+    memo: dict[str, int] = {}  # sentence -> its row in `rows`
+    rows: list[list[int]] = []
+    which: list[int] = []  # every text's sentences' rows, text after text
+    ends = [0]  # text i's are which[ends[i]:ends[i + 1]]
+    per_text: list[tuple[int, int, int, int]] = []
+    n_sents: list[int] = []
     for row, text in enumerate(texts):
         text = text or ""
         sents = split_sentences(text) if sentences is None else sentences[row]
-        vals = [0.0] * len(FEATURE_NAMES)
-        reported = 0
-        add = [0] * n_add
         for s in sents:
-            got = memo.get(s)
-            if got is None:
-                got = memo[s] = _sentence_cues(s)
-            for col in got[0]:
-                vals[col] += 1
-            reported += got[1]
-            for k, n in enumerate(got[2]):
-                add[k] += n
-        for col, n in zip(_ADDITIVE_COLS, add):
-            vals[col] = n
-        vals[_INDEX["reported_share"]] = reported / max(1, len(sents))
-        vals[_INDEX["quotes"]] = len(_QUOTE_RE.findall(text))
-        vals[_INDEX["question"]] = text.count("?")
-        vals[_INDEX["exclaim"]] = text.count("!")
-        vals[_INDEX["log_words"]] = len(text.split())
-        out[row] = vals
-    return np.log1p(out)
+            i = memo.get(s)
+            if i is None:
+                i = memo[s] = len(rows)
+                rows.append(_sentence_vector(s))
+            which.append(i)
+        ends.append(len(which))
+        n_sents.append(len(sents))
+        quotes = len(_QUOTE_RE.findall(text)) if ('"' in text or "\u201c" in text or ">" in text) else 0
+        per_text.append((quotes, text.count("?"), text.count("!"), len(text.split())))
+    sums = np.zeros((len(which) + 1, len(FEATURE_NAMES)), dtype=np.float64)
+    if which:
+        np.cumsum(np.asarray(rows, dtype=np.float64)[which], axis=0, out=sums[1:])
+    bounds = np.asarray(ends, dtype=np.int64)
+    out = sums[bounds[1:]] - sums[bounds[:-1]]
+    out[:, _REPORTED_SHARE] /= np.maximum(1.0, np.asarray(n_sents, dtype=np.float64))
+    if texts:
+        out[:, _TEXT_COLS] = np.asarray(per_text, dtype=np.float64)
+    return np.log1p(out.astype(np.float32))
 
 
 # --------------------------------------------------------------------------- baseline
