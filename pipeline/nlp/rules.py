@@ -176,42 +176,9 @@ def split_sentences(text: str) -> list[str]:
 def _anchors(pattern: str) -> set[str] | None:
     """Lower-case literal strings one of which every match of `pattern` contains (read off the
     parsed regex: literal runs, required groups, alternations), or None when there are none of at
-    least two characters. Lets a lexicon skip the regex scan of a text that holds none of them."""
-    from re import _constants as C, _parser as P  # the stdlib's own regex parser
-
-    def best(cands: list[set[str] | None]) -> set[str] | None:
-        ok = [c for c in cands if c and min(len(a) for a in c) >= 2]
-        return max(ok, key=lambda c: (min(len(a) for a in c), -len(c))) if ok else None
-
-    def seq(items) -> set[str] | None:
-        cands: list[set[str] | None] = []
-        run: list[str] = []
-
-        def flush() -> None:
-            if len(run) >= 2:
-                cands.append({"".join(run)})
-            run.clear()
-
-        for op, av in items:
-            if op is C.LITERAL and av < 128:
-                run.append(chr(av).lower())
-                continue
-            flush()
-            if op is C.SUBPATTERN:
-                cands.append(seq(av[-1]))
-            elif op is C.BRANCH:
-                subs = [seq(b) for b in av[1]]
-                if all(sub is not None for sub in subs):
-                    cands.append(set().union(*subs))  # type: ignore[arg-type]
-            elif op in (C.MAX_REPEAT, C.MIN_REPEAT) and av[0] >= 1:
-                cands.append(seq(av[2]))
-        flush()
-        return best(cands)
-
-    try:
-        return seq(P.parse(pattern, re.I))
-    except Exception:  # an unusual construct: no prefilter, the regex always runs
-        return None
+    least two characters. Lets a lexicon skip the regex scan of a text that holds none of them:
+    the best of `_anchor_clauses` (the longest shortest string, then the fewest strings)."""
+    return _best(_anchor_clauses(pattern))
 
 
 def _anchor_clauses(pattern: str) -> list[set[str]]:
