@@ -96,3 +96,30 @@ def test_chunk_local_counts():
     for s in _sentences():
         low = s.lower()
         assert sum(fp[2][c] for c in low.split(" ")) == len(fp[0][1].findall(low)), s
+
+
+def test_top_branches():
+    assert rules._top_branches(r"a|b(?:c|d)|[|x]|e\|f") == ["a", "b(?:c|d)", "[|x]", r"e\|f"]
+    assert rules._top_branches(r"[]|]x|y") == ["[]|]x", "y"]
+
+
+@pytest.mark.parametrize("text", [
+    "the us and the united states; US-based us-china, because us",
+    "we need to act instead of waiting, not now, no: I know we have to",
+    "open weights, openweights and open-source data sets; state of the art sota models",
+    "rather than no filters, safety filters and model cards",
+    "xus usx -us us- us",
+])
+def test_chunk_counts_equal_the_plain_regexes(text):
+    """Additive counts summed over chunks (no non-local alternative present) or scanned (one
+    present) equal the plain regexes' counts, on each side of the guard."""
+    fast = rules._fast()
+    for t in {text, text.replace("united states", "x"), text.replace("instead of", "x").replace("rather than", "x")}:
+        got = rules._sentence_cues(t)[2]
+        want = rules._sentence_cues_unlowered(t)[2]
+        assert got == want, t
+        assert want == tuple(rx.count_lower(t, t.lower()) if isinstance(rx, rules.Cues) else len(rx[0].findall(t))
+                             for rx in rules._ADDITIVE)
+    assert any(g is not None and g for g in fast.chunk_guard)  # some counts have non-local alternatives
+    packed = rules._fast().chunk_counts["us"]
+    assert packed >> (32 * rules.TOPICS.index("geopolitics")) & 0xFFFFFFFF == 1

@@ -768,14 +768,15 @@ class _AnchorScan:
                 self._chunks[c] = got
         return got
 
-    def present(self, low: str) -> int:
-        """The bits set for a lower-cased text (see the class)."""
+    def present(self, low: str, chunks: list[str] | None = None) -> int:
+        """The bits set for a lower-cased text (see the class); `chunks`, if given, is low.split(" ")."""
         got = self.always
         if self.witnessed and not low.isascii():
             for search, bit in self.witnessed:
                 if search(low):
                     got |= bit
-        chunks = low.split(" ")
+        if chunks is None:
+            chunks = low.split(" ")
         chunk = self._chunk
         if len(chunks) == 1:
             return got | chunk(low)[3]
@@ -821,13 +822,96 @@ _OTHER_ADDITIVE = [rx for rx in _ADDITIVE if not isinstance(rx, Cues)]
 assert _ADDITIVE == [*_TOPIC_ADDITIVE, *_OTHER_ADDITIVE]
 
 
+def _top_branches(pattern: str) -> list[str]:
+    """The top-level alternatives of a regex source (split at each '|' outside groups and
+    character classes): the regex matches as their alternation, in this order, does."""
+    out: list[str] = []
+    depth, in_class, cur, i = 0, False, [], 0
+    while i < len(pattern):
+        ch = pattern[i]
+        if ch == "\\":
+            cur.append(pattern[i: i + 2])
+            i += 2
+            continue
+        if in_class:
+            in_class = ch != "]"
+        elif ch == "[":
+            in_class = True
+            if pattern[i + 1: i + 2] == "]":  # a ']' first in a class is a literal
+                cur.append("[]")
+                i += 2
+                continue
+        elif ch == "(":
+            depth += 1
+        elif ch == ")":
+            depth -= 1
+        elif ch == "|" and depth == 0:
+            out.append("".join(cur))
+            cur = []
+            i += 1
+            continue
+        cur.append(ch)
+        i += 1
+    out.append("".join(cur))
+    return out
+
+
+def _chunk_split(rx: "Cues | tuple[re.Pattern, re.Pattern | None]") -> tuple[re.Pattern, list[re.Pattern]] | None:
+    """An additive pattern (a topic lexicon, or the (regex, lower-case regex) pair of another
+    count) as (a lower-case regex of its chunk-local alternatives, regexes of the others), or
+    None. The lexicon's (or the pair's lower-case) regex is an alternation of the alternatives
+    between common zero-width tests; where none of the others can match (none of their anchors
+    occurs), it matches as the regex of the chunk-local ones, whose matches are its matches in
+    each space-separated chunk of a lower-cased text: those tests (a word boundary, no word
+    character or hyphen before, no word character after) hold at a chunk's edge exactly as
+    next to a space."""
+    if isinstance(rx, Cues):
+        if rx.lower_regex is None:
+            return None
+        branches = [b for p in rx.patterns for b in _top_branches(p)]
+        make = lambda bs: re.compile(Cues._source(tuple(bs)))  # noqa: E731
+    else:
+        lower = rx[1]
+        if lower is None or not (lower.pattern.startswith(r"\b(?:") and lower.pattern.endswith(r")\b")):
+            return None
+        branches = _top_branches(lower.pattern[5:-3])
+        make = lambda bs: re.compile(r"\b(?:" + "|".join(bs) + r")\b")  # noqa: E731
+        if make(branches).pattern != lower.pattern:
+            return None
+    is_local = [_chunk_local(re.compile(b)) for b in branches]
+    local = [b for b, ok in zip(branches, is_local) if ok]
+    others = [b for b, ok in zip(branches, is_local) if not ok]
+    if any(_anchors(b) is None for b in others):
+        return None
+    return (make(local) if local else re.compile(r"(?!)")), [re.compile(b) for b in others]
+
+
 class _Fast:
     """The fast path's tables (built on first use: about a quarter second of regex parsing)."""
 
     def __init__(self) -> None:
+        # each additive count as chunk counts (see _chunk_split): its non-local alternatives are
+        # gated regexes of the anchor scan, so present() tells when they cannot match
+        splits = [_chunk_split(rx) for rx in _ADDITIVE]
+        spanning = [rx for sp in splits if sp is not None for rx in sp[1]]
         self.scan = _AnchorScan([rx for *_, rx in _CUE_COLUMNS] + _TOPIC_ADDITIVE,
-                                [_ATTRIB_RE, _NEG_RE, *(rx[0] for rx in _OTHER_ADDITIVE)])
+                                [_ATTRIB_RE, _NEG_RE, *(rx[0] for rx in _OTHER_ADDITIVE), *spanning])
         self.attrib_gate, self.neg_gate, *other_gates = self.scan.gates
+        spanning_gates = other_gates[len(_OTHER_ADDITIVE):]
+        other_gates = other_gates[:len(_OTHER_ADDITIVE)]
+        # per additive count: None (no chunk counts) or the present() bits of its non-local alternatives
+        self.chunk_guard: list[int | None] = []
+        k = 0
+        for sp in splits:
+            if sp is None:
+                self.chunk_guard.append(None)
+                continue
+            self.chunk_guard.append(sum(spanning_gates[k: k + len(sp[1])]))
+            k += len(sp[1])
+        local = [sp[0].findall if sp is not None else None for sp in splits]
+        # chunk -> every count's matches in it (chunk-local alternatives), 32 bits each: summed
+        # over a text's chunks, each field is that count (below 2**32: a match is one character or more)
+        self.chunk_counts = _Memo(lambda c: sum(len(f(c)) << (32 * i) for i, f in enumerate(local) if f is not None))
         # _NEG_RE can match a look-behind window only if the window, lower-cased, holds one of its anchors
         neg = _anchors(_NEG_RE.pattern)
         self.neg_window = re.compile(_trie_regex(neg)).search if neg else None
@@ -878,7 +962,8 @@ def _sentence_cues(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...
     if low is None:
         return _sentence_cues_unlowered(sentence)
     fast = _fast()
-    present = fast.scan.present(low)
+    chunks = low.split(" ")
+    present = fast.scan.present(low, chunks)
     # _reported_spans(sentence)
     spans = [(m.start(), m.end()) for m in _QUOTE_RE.finditer(sentence)] \
         if ('"' in sentence or "“" in sentence or ">" in sentence) else []
@@ -906,33 +991,30 @@ def _sentence_cues(sentence: str) -> tuple[tuple[int, ...], bool, tuple[int, ...
                 col = own
             if col is not None:
                 cols.append(col)
+    # the additive counts: summed over the chunks where no non-local alternative can match
+    packed = sum(map(fast.chunk_counts.__getitem__, chunks))
     counts = [0] * len(_ADDITIVE)
+    guards = fast.chunk_guard
     k = 0
     for rx, first, mask, with_extra, extras, span in fast.topics:
-        keep = _keep(present, first, mask, with_extra, extras) if present & span else 0
-        if keep:
-            counts[k] = len(rx.scan(low if rx.lower_regex is not None else sentence, keep))
+        guard = guards[k]
+        if guard is not None and not present & guard:
+            counts[k] = packed >> (32 * k) & 0xFFFFFFFF
+        else:
+            keep = _keep(present, first, mask, with_extra, extras) if present & span else 0
+            if keep:
+                counts[k] = len(rx.scan(low if rx.lower_regex is not None else sentence, keep))
         k += 1
     for rx, lead_scan, per_chunk, gate in fast.others:
-        if present & gate:
-            counts[k] = sum(map(per_chunk.__getitem__, low.split(" "))) if per_chunk is not None \
+        guard = guards[k]
+        if guard is not None and not present & guard:
+            counts[k] = packed >> (32 * k) & 0xFFFFFFFF
+        elif present & gate:
+            counts[k] = sum(map(per_chunk.__getitem__, chunks)) if per_chunk is not None \
                 else len(lead_scan.finditer(low)) if lead_scan is not None \
                 else len(rx[1].findall(low)) if rx[1] is not None else len(rx[0].findall(sentence))
         k += 1
     return tuple(cols), bool(spans), tuple(counts)
-
-
-def _sentence_vector(sentence: str) -> list[int]:
-    """_sentence_cues as a feature row: hits and additive counts at their columns, and 1 at
-    reported_share when the sentence holds reported speech (0 elsewhere)."""
-    cols, reported, counts = _sentence_cues(sentence)
-    vec = [0] * len(FEATURE_NAMES)
-    for col in cols:
-        vec[col] += 1
-    vec[_REPORTED_SHARE] = int(reported)
-    for col, n in zip(_ADDITIVE_COLS, counts):
-        vec[col] = n
-    return vec
 
 
 _REPORTED_SHARE = _INDEX["reported_share"]
@@ -949,28 +1031,50 @@ def cue_features(texts: list[str], sentences: list[list[str]] | None = None) -> 
     A text's row is the sum of its sentences' rows (whole counts, added exactly in float64),
     its reported-speech sentences divided by its sentence count (at least 1), and its own
     counts of quotes, '?', '!' and words; then cast to float32 and log1p-scaled."""
-    memo: dict[str, int] = {}  # sentence -> its row in `rows`
-    rows: list[list[int]] = []
+    memo: dict[str, int] = {}  # sentence -> its row in the sentence table
+    hit_cols: list[int] = []  # every distinct sentence's hit columns, sentence after sentence
+    hit_ends: list[int] = []  # sentence i's are hit_cols[hit_ends[i - 1]:hit_ends[i]]
+    reported: list[bool] = []
+    counts: list[tuple[int, ...]] = []
     which: list[int] = []  # every text's sentences' rows, text after text
     ends = [0]  # text i's are which[ends[i]:ends[i + 1]]
     per_text: list[tuple[int, int, int, int]] = []
     n_sents: list[int] = []
+    text_memo: dict[str, tuple[int, int, int, int]] = {}  # text -> its own counts
+    cues = _sentence_cues
     for row, text in enumerate(texts):
         text = text or ""
         sents = split_sentences(text) if sentences is None else sentences[row]
         for s in sents:
             i = memo.get(s)
             if i is None:
-                i = memo[s] = len(rows)
-                rows.append(_sentence_vector(s))
+                i = memo[s] = len(counts)
+                c, r, n = cues(s)
+                hit_cols.extend(c)
+                hit_ends.append(len(hit_cols))
+                reported.append(r)
+                counts.append(n)
             which.append(i)
         ends.append(len(which))
         n_sents.append(len(sents))
-        quotes = len(_QUOTE_RE.findall(text)) if ('"' in text or "\u201c" in text or ">" in text) else 0
-        per_text.append((quotes, text.count("?"), text.count("!"), len(text.split())))
-    sums = np.zeros((len(which) + 1, len(FEATURE_NAMES)), dtype=np.float64)
+        own = text_memo.get(text)
+        if own is None:
+            quotes = len(_QUOTE_RE.findall(text)) if ('"' in text or "\u201c" in text or ">" in text) else 0
+            own = text_memo[text] = (quotes, text.count("?"), text.count("!"), len(text.split()))
+        per_text.append(own)
+    n_feat = len(FEATURE_NAMES)
+    n_rows = len(counts)
+    table = np.zeros((n_rows, n_feat), dtype=np.float64)
+    if n_rows:
+        if hit_cols:
+            owner = np.repeat(np.arange(n_rows, dtype=np.int64), np.diff(np.asarray([0, *hit_ends], dtype=np.int64)))
+            table += np.bincount(owner * n_feat + np.asarray(hit_cols, dtype=np.int64),
+                                 minlength=n_rows * n_feat).reshape(n_rows, n_feat)
+        table[:, _REPORTED_SHARE] = np.asarray(reported, dtype=np.float64)
+        table[:, _ADDITIVE_COLS] = np.asarray(counts, dtype=np.float64).reshape(n_rows, len(_ADDITIVE_COLS))
+    sums = np.zeros((len(which) + 1, n_feat), dtype=np.float64)
     if which:
-        np.cumsum(np.asarray(rows, dtype=np.float64)[which], axis=0, out=sums[1:])
+        np.cumsum(table[np.asarray(which, dtype=np.int64)], axis=0, out=sums[1:])
     bounds = np.asarray(ends, dtype=np.int64)
     out = sums[bounds[1:]] - sums[bounds[:-1]]
     out[:, _REPORTED_SHARE] /= np.maximum(1.0, np.asarray(n_sents, dtype=np.float64))
