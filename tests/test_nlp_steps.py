@@ -183,3 +183,28 @@ def test_gazetteer_and_entity_linking():
 def test_signature_arrays_are_uint32():
     sig = MinHasher().signature("one two three four five six seven eight nine ten eleven")
     assert sig.dtype == np.uint32 and sig.shape == (128,)
+
+
+def test_entity_prefilter_finds_what_matching_everything_finds():
+    """With the labeller's tokens the matcher skips passages no alias can be in; the entities
+    found are exactly those of matching every passage (aliases in odd company included)."""
+    import random
+
+    from pipeline.nlp.words import MAX_SENTENCES, TokenBatch
+
+    matcher = EntityMatcher()
+    rng = random.Random(7)
+    aliases = [a for e in load_gazetteer() for a in (*e.aliases, *e.cased)]
+    texts = ["The soup was cold, so we left before dessert.",
+             "We ran GPT-4o and llama-2-70b-chat; Meta AI and FAIR replied.",
+             " ".join(f"Line {i}." for i in range(MAX_SENTENCES + 5)) + " Then Llama 2 at the very end."]
+    for _ in range(400):
+        a = rng.choice(aliases)
+        shown = rng.choice([a, a.upper(), a.lower(), f"({a})", f"{a}'s", f"{a}-based", f"\"{a}\",", a.replace(" ", "  ")])
+        texts.append(f"Some words {shown} and more. {rng.choice(['', 'x' * 40, shown])}")
+    tokens = TokenBatch.build(texts)
+    assert matcher.find_many(texts, tokens=tokens) == matcher.find_many(texts)
+    maybe = matcher.candidates(tokens)
+    assert maybe[0] is False and maybe[1] is True
+    assert maybe[2] is True  # cut at MAX_SENTENCES: the tail was not tokenised, so it is matched anyway
+    assert matcher.find_many(texts[2:3])[0][-1]["id"] == "llama-2"

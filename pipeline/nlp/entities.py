@@ -12,11 +12,13 @@ Matching runs on spaCy's blank English tokenizer only (no statistical model): ~2
 from __future__ import annotations
 
 import json
+import re
 from dataclasses import dataclass
 from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
+_WORD_RUN = re.compile(r"\w+").findall
 LABELS = ("MODEL", "MODEL_FAMILY", "LAB", "PERSON", "ORG", "POLICY", "LICENSE", "PRODUCT")
 
 
@@ -90,11 +92,24 @@ class EntityMatcher:
         self._lower = PhraseMatcher(self.nlp.vocab, attr="LOWER")
         self._orth = PhraseMatcher(self.nlp.vocab, attr="ORTH")
         tok = self.nlp.tokenizer
+        anchors: set[str] = set()
+        self._always = False  # some alias has no word to look for: the prefilter cannot help
         for e in self.entries.values():
-            if e.aliases:
-                self._lower.add(e.id, list(tok.pipe(e.aliases)))
-            if e.cased:
-                self._orth.add(e.id, list(tok.pipe(e.cased)))
+            for aliases, matcher in ((e.aliases, self._lower), (e.cased, self._orth)):
+                if not aliases:
+                    continue
+                docs = list(tok.pipe(aliases))
+                matcher.add(e.id, docs)
+                for doc in docs:
+                    # runs of word characters inside the alias's tokens: a match holds each of
+                    # them inside one of the text's words (words.WORD_RE keeps every run whole)
+                    runs = [r for t in doc for r in _WORD_RUN(t.text.lower()) if len(r) >= 2]
+                    if runs:
+                        anchors.add(max(runs, key=len))
+                    else:
+                        self._always = True
+        self._anchor_re = re.compile("|".join(re.escape(a) for a in sorted(anchors, key=len, reverse=True)))
+        self._flags = None
 
     def _doc_entities(self, doc) -> list[dict[str, Any]]:
         from spacy.tokens import Span
@@ -115,5 +130,31 @@ class EntityMatcher:
         """Entities of one text: dicts with id, label, text, start, end (offsets into `text`)."""
         return self._doc_entities(self.nlp.make_doc(text))
 
-    def find_many(self, texts: Iterable[str]) -> list[list[dict[str, Any]]]:
-        return [self._doc_entities(doc) for doc in self.nlp.tokenizer.pipe(texts)]
+    def find_many(self, texts: Iterable[str], tokens: Any = None) -> list[list[dict[str, Any]]]:
+        """Entities of each text. `tokens`, the texts' `words.TokenBatch` if the caller has one
+        already, lets spaCy skip the texts that hold no word any alias needs (same results)."""
+        texts = list(texts)
+        if tokens is None or self._always:
+            return [self._doc_entities(doc) for doc in self.nlp.tokenizer.pipe(texts)]
+        maybe = self.candidates(tokens)
+        found = iter([self._doc_entities(doc) for doc in self.nlp.tokenizer.pipe(t for t, m in zip(texts, maybe) if m)])
+        return [next(found) if m else [] for m in maybe]
+
+    def candidates(self, tokens: Any) -> list[bool]:
+        """Per text of a TokenBatch: may it hold an alias? Every alias has a token of two or
+        more word characters (its longest is the anchor) that a match must contain, and such a
+        token lies inside one of the batch's words, so a text none of whose words contains an
+        anchor has no match. A passage cut at words.MAX_SENTENCES is always a candidate."""
+        import numpy as np
+
+        from .words import MAX_SENTENCES, IdTable, segment_sums
+
+        if self._flags is None:
+            search = self._anchor_re.search
+            self._flags = IdTable(lambda ws: np.fromiter((search(w) is not None for w in ws), dtype=np.float64,
+                                                         count=len(ws)))
+        flags = self._flags.get()[tokens.ids] if len(tokens.ids) else np.zeros(0)
+        word_starts = tokens.sent_starts[tokens.pass_starts]  # each passage's first word
+        hits = segment_sums(flags, word_starts)
+        cut = np.diff(tokens.pass_starts) >= MAX_SENTENCES
+        return ((hits > 0) | cut).tolist()

@@ -22,8 +22,10 @@ An engine for more than one machine (Dask, Spark) maps the same function over pa
 from __future__ import annotations
 
 import multiprocessing as mp
+import gc
 import os
 from collections import deque
+from contextlib import contextmanager
 from concurrent.futures import Future, ProcessPoolExecutor
 from typing import Any, Callable, Iterable, Iterator
 
@@ -45,10 +47,32 @@ def _single_threaded() -> None:
         pass
 
 
+# Batches allocate millions of small acyclic objects (dicts of labels, strings, floats) while
+# the process holds large long-lived ones (vocabularies, models, caches). With Python's default
+# thresholds the cyclic collector runs every 700 net allocations and keeps re-walking those:
+# ~9% of a worker's CPU on the process benchmark. Collecting far less often frees the same
+# garbage (reference counting frees everything that is not in a cycle at once).
+GC_THRESHOLD = (50_000, 20, 20)
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the body with the collector's thresholds raised (restored afterwards)."""
+    before = gc.get_threshold()
+    gc.set_threshold(*GC_THRESHOLD)
+    try:
+        yield
+    finally:
+        gc.set_threshold(*before)
+
+
 def _init_worker(factory: Callable[[], Any]) -> None:
     global _WORKER_STATE
     _single_threaded()
     _WORKER_STATE = factory()
+    gc.collect()
+    gc.freeze()  # what the worker loaded lives as long as the worker: never walk it again
+    gc.set_threshold(*GC_THRESHOLD)
 
 
 def _run_in_worker(task: Any) -> Any:

@@ -219,13 +219,14 @@ class Labeler:
                 topic_probs[:, j] = h.predict_proba(np.zeros((n, 1)))[:, 1]
         return axis_probs, topic_probs
 
-    def predict_passages(self, texts: Sequence[str]) -> list[PassageLabels]:
+    def predict_passages(self, texts: Sequence[str], tokens: Any = None) -> list[PassageLabels]:
+        """Labels of each passage. `tokens`: the texts' words.TokenBatch, if the caller built it."""
         texts = [t or "" for t in texts]
         if not texts:
             return []
         # Every passage and every one of its sentences is scored in one pass: the sentences
         # pool into the passage's stance and topic probabilities and give the evidence.
-        base = base_features(self.encoder, texts)
+        base = base_features(self.encoder, texts, tokens=tokens)
         p_blocks, s_blocks = self.featurizer.blocks(base)
         axis_probs, topic_probs = self._head_probs(p_blocks)
         if base.batch.n_sentences:

@@ -38,9 +38,10 @@ from pipeline.store import Store, StoreError
 
 from .clean import clean_text, is_binary
 from .dedup import DedupIndex, DedupItem, MinHasher, text_hash
-from .executor import default_workers, make_executor
+from .executor import default_workers, fewer_collections, make_executor
 from .language import DEFAULT_PREFIX, UNDETERMINED, LanguageDetector
 from .passages import passage_spans
+from .words import TokenBatch
 
 DOC_COLUMNS = ["doc_id", "kind", "title", "text", "deleted", "content_hash"]
 # What some platforms leave in place of a removed post's text.
@@ -185,7 +186,6 @@ class DocumentProcessor:
         doc.text = cleaned
         doc.language, _ = self.detector.detect(cleaned)
         doc.spans = passage_spans(cleaned, doc.kind, max_chars=self.settings.max_passage_chars)
-        doc.entities = self.matcher.find_many(cleaned[s:e] for s, e in doc.spans)
         item.text_hash = text_hash(cleaned)
         item.signature = self.hasher.signature(cleaned)
         if doc.language is None:
@@ -195,13 +195,27 @@ class DocumentProcessor:
         return doc, item
 
     # ------------------------------------------------------------ labels
+    def _entities(self, docs: list[_Doc], tokens: Any, labelled: list[_Doc]) -> None:
+        """Entities of every passage: those labelled share the labeller's tokens (which let
+        the matcher skip passages that cannot hold an alias), the others are matched alone."""
+        chosen = {id(d) for d in labelled}
+        for group, toks in ((labelled, tokens), ([d for d in docs if d.spans and id(d) not in chosen], None)):
+            texts = [d.text[s:e] for d in group for s, e in d.spans]
+            if not texts:
+                continue
+            found = iter(self.matcher.find_many(texts, tokens=toks))
+            for d in group:
+                d.entities = [next(found) for _ in d.spans]
+
     def _label(self, docs: list[_Doc], errors: list[str]) -> int:
         todo = [d for d in docs if d.reason is None and d.spans]
         texts = [d.text[s:e] for d in todo for s, e in d.spans]
+        tokens = TokenBatch.build(texts) if texts else None
+        self._entities(docs, tokens, todo)
         if not texts:
             return 0
         try:
-            flat = self.labeler.predict_passages(texts)
+            flat = self.labeler.predict_passages(texts, tokens=tokens)
             if len(flat) != len(texts):
                 raise RuntimeError(f"the labeler returned {len(flat)} labels for {len(texts)} passages")
         except Exception:
@@ -522,7 +536,7 @@ def process(
                                      local=lambda: DocumentProcessor(settings, labeler))
             report.workers = executor.workers
             done = 0
-            with executor:
+            with executor, fewer_collections():
                 for result in executor.imap(tasks):
                     writer.add(result)
                     done += len(result.doc_ids)
