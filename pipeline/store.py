@@ -7,6 +7,7 @@ DESIGN.md), so the single-threaded scan below is the only way this project reads
 from __future__ import annotations
 
 import fcntl
+import gc
 import json
 import os
 import re
@@ -332,13 +333,21 @@ def load(
     >>> old = load("documents", version=3)       # time travel
     """
     store = Store(root)
-    if snapshot is not None:
-        from .snapshots import read_snapshot_table  # lazily: snapshots are optional reading
+    try:
+        if snapshot is not None:
+            from .snapshots import read_snapshot_table  # lazily: snapshots are optional reading
 
-        return read_snapshot_table(store, snapshot, table, columns=columns).to_pandas()
-    if table not in TABLES:
-        raise StoreError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
-    return store.read(table, version=version, as_of=as_of, columns=columns).to_pandas()
+            return read_snapshot_table(store, snapshot, table, columns=columns).to_pandas()
+        if table not in TABLES:
+            raise StoreError(f"unknown table {table!r}; tables are: {', '.join(TABLES)}")
+        return store.read(table, version=version, as_of=as_of, columns=columns).to_pandas()
+    finally:
+        # Arrow scanner objects caught in reference cycles would otherwise be freed only by the
+        # interpreter's last collection, after Arrow's C++ runtime is gone: their threads then
+        # abort the process ("terminate called without an active exception", exit 134) although
+        # every read succeeded. Collect now, while Arrow is alive.
+        del store
+        gc.collect()
 
 
 def exit_without_teardown(code: int) -> None:
