@@ -197,7 +197,8 @@ def test_entity_prefilter_finds_what_matching_everything_finds():
     aliases = [a for e in load_gazetteer() for a in (*e.aliases, *e.cased)]
     texts = ["The soup was cold, so we left before dessert.",
              "We ran GPT-4o and llama-2-70b-chat; Meta AI and FAIR replied.",
-             " ".join(f"Line {i}." for i in range(MAX_SENTENCES + 5)) + " Then Llama 2 at the very end."]
+             " ".join(f"Line {i}." for i in range(MAX_SENTENCES + 5)) + " Then Llama 2 at the very end.",
+             "Weights at llama-2-70b-chat-hf-quantised-to-four-bits-for-cheap-laptops today."]  # an over-long word
     for _ in range(400):
         a = rng.choice(aliases)
         shown = rng.choice([a, a.upper(), a.lower(), f"({a})", f"{a}'s", f"{a}-based", f"\"{a}\",", a.replace(" ", "  ")])
@@ -208,3 +209,4 @@ def test_entity_prefilter_finds_what_matching_everything_finds():
     assert maybe[0] is False and maybe[1] is True
     assert maybe[2] is True  # cut at MAX_SENTENCES: the tail was not tokenised, so it is matched anyway
     assert matcher.find_many(texts[2:3])[0][-1]["id"] == "llama-2"
+    assert maybe[3] is True and matcher.find_many(texts, tokens=tokens)[3]

