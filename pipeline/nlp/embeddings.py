@@ -136,13 +136,11 @@ class Encoder:
         self.model = StaticModel.from_pretrained(str(self.path), normalize=True)
         self._vectors = np.asarray(self.model.embedding, dtype=np.float32)
         self.dims = self._vectors.shape[1]
-        self._tokens: list[int] = []
-        self._tok_array = np.zeros(0, dtype=np.int64)
+        self._tokens = np.zeros(0, dtype=np.int64)  # token ids of every word seen, word after word
         self._table = IdTable(self._word_tokens, on_reset=self._forget_words)
 
     def _forget_words(self) -> None:
-        self._tokens = []
-        self._tok_array = np.zeros(0, dtype=np.int64)
+        self._tokens = np.zeros(0, dtype=np.int64)
 
     # ------------------------------------------------------------ word-level encoding
     def _word_tokens(self, words: list[str]) -> np.ndarray:
@@ -152,11 +150,12 @@ class Encoder:
         encs = self.model.tokenizer.encode_batch_fast(words, add_special_tokens=False) if words else []
         rows = np.zeros((len(words), 2), dtype=np.int64)
         base = len(self._tokens)
+        new: list[int] = []
         for k, (word, enc) in enumerate(zip(words, encs)):
             ids = [t for t in enc.ids if t != unk] if word != LONG_WORD else []  # junk carries no meaning
-            rows[k] = (base, len(ids))
-            self._tokens.extend(ids)
-            base += len(ids)
+            rows[k] = (base + len(new), len(ids))
+            new.extend(ids)
+        self._tokens = np.concatenate([self._tokens, np.asarray(new, dtype=np.int64)])
         return rows
 
     def sentence_sums(self, batch: "TokenBatch") -> tuple[np.ndarray, np.ndarray]:
@@ -171,8 +170,7 @@ class Encoder:
         counts = segment_sums(lens.astype(np.float64), batch.sent_starts)
         if total == 0:
             return np.zeros((n_sent, self.dims), dtype=np.float32), counts
-        tokens = np.asarray(self._tokens, dtype=np.int64) if len(self._tok_array) != len(self._tokens) else self._tok_array
-        self._tok_array = tokens
+        tokens = self._tokens
         first = table[ids, 0]
         # position of every token of every word occurrence in self._tokens
         run_start = np.repeat(first - (np.cumsum(lens) - lens), lens)

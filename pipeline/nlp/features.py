@@ -94,14 +94,12 @@ def _normalise(sums: np.ndarray, counts: np.ndarray) -> np.ndarray:
     return (v / (np.linalg.norm(v, axis=1, keepdims=True) + 1e-32)).astype(np.float32)
 
 
-def base_features(encoder: Encoder, texts: list[str], sentences: list[list[str]] | None = None,
-                  tokens: TokenBatch | None = None) -> BaseFeatures:
+def base_features(encoder: Encoder, texts: list[str], tokens: TokenBatch | None = None) -> BaseFeatures:
     """Embeddings and lexicon features of passages and their sentences, from one tokenisation.
-    `sentences`, if given, is split_sentences() of each text; `tokens`, if given, the texts'
-    TokenBatch (built by the caller, who uses it too)."""
+    `tokens`, if given, is the texts' TokenBatch (built by the caller, who uses it too)."""
     if tokens is not None and tokens.texts != list(texts):
         raise ValueError("tokens were built from other texts")
-    batch = tokens if tokens is not None else TokenBatch.build(texts, sentences)
+    batch = tokens if tokens is not None else TokenBatch.build(texts)
     s_sums, s_counts = encoder.sentence_sums(batch)
     emb = _normalise(segment_sums(s_sums, batch.pass_starts), segment_sums(s_counts, batch.pass_starts))
     s_emb = _normalise(s_sums, s_counts)

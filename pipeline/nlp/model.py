@@ -395,21 +395,6 @@ def geometric_pool(p: np.ndarray, best: np.ndarray, weight: float) -> np.ndarray
     return np.exp(weight * np.log(np.clip(p, 1e-9, 1)) + (1 - weight) * np.log(np.clip(best, 1e-9, 1)))
 
 
-def pool_multiclass(p: np.ndarray, sent: np.ndarray, weight: float) -> np.ndarray:
-    """p: (k,) passage probabilities; sent: (n, k) sentence probabilities."""
-    if weight >= 1.0 or sent.shape[0] == 0:
-        return p
-    q = geometric_pool(p, sent.max(axis=0), weight)
-    return q / q.sum()
-
-
-def pool_binary(p: np.ndarray, sent: np.ndarray, weight: float) -> np.ndarray:
-    """p: (t,) passage probabilities of t binary heads; sent: (n, t)."""
-    if weight >= 1.0 or sent.shape[0] == 0:
-        return p
-    return geometric_pool(p, sent.max(axis=0), weight)
-
-
 # --------------------------------------------------------------------------- calibrated heads
 def _softmax(z: np.ndarray) -> np.ndarray:
     z = z - z.max(axis=1, keepdims=True)

@@ -121,13 +121,9 @@ class TokenBatch:
         return np.repeat(np.arange(len(self.texts)), np.diff(self.pass_starts))
 
     @classmethod
-    def build(cls, texts: Sequence[str], sentences: Sequence[list[str]] | None = None,
-              index: WordIndex | None = None) -> "TokenBatch":
+    def build(cls, texts: Sequence[str], index: WordIndex | None = None) -> "TokenBatch":
         texts = [t or "" for t in texts]
-        if sentences is None:
-            sentences = [split_sentences(t)[:MAX_SENTENCES] for t in texts]
-        else:
-            sentences = [list(s)[:MAX_SENTENCES] for s in sentences]
+        sentences = [split_sentences(t)[:MAX_SENTENCES] for t in texts]
         idx = index or _INDEX
         find = WORD_RE.findall
         tokens = [find(s.lower()) for ss in sentences for s in ss]
@@ -140,7 +136,7 @@ class TokenBatch:
         np.cumsum(lens, out=sent_starts[1:])
         pass_starts = np.zeros(len(texts) + 1, dtype=np.int64)
         np.cumsum([len(s) for s in sentences], out=pass_starts[1:])
-        return cls(texts=list(texts), sentences=[list(s) for s in sentences],
+        return cls(texts=texts, sentences=sentences,
                    ids=np.asarray(flat, dtype=np.int32), sent_starts=sent_starts, pass_starts=pass_starts)
 
 
