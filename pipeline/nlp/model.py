@@ -26,7 +26,7 @@ from .rules import MODERATION, RELEASE, SENTIMENT, TOPICS
 MODEL_FILE = "model.pkl"
 META_FILE = "meta.json"
 CURRENT = "CURRENT"
-MODEL_FORMAT = 2  # 2: features from shared word ids (words.py); older pickles must be retrained
+MODEL_FORMAT = 3  # 2: features from shared word ids (words.py); 3: the frame block. Older pickles must be retrained
 STANCE_AXES = ("release", "moderation")
 AXES = {"release": RELEASE, "moderation": MODERATION, "sentiment": SENTIMENT}
 # Which labels take a side, per stance axis (for document aggregation).
