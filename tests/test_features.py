@@ -117,3 +117,43 @@ def test_intensifiers_and_but_weigh_words():
     assert s[2, 3] < 0  # what follows "but" counts more
     neutral = sentence_scores(TokenBatch.build(["The model has seven billion parameters."]))
     assert neutral[0, 3] == 0 and neutral[0, 2] == 1.0
+
+
+def _frame(base, row: int, name: str) -> float:
+    from pipeline.nlp.features import FRAME_NAMES
+
+    return float(base.frame[row, FRAME_NAMES.index(name)])
+
+
+def test_frames_tie_tone_to_what_a_sentence_is_about(encoder):
+    texts = [
+        "Open weights are wonderful and I love them.",  # positive about openness
+        "Open weights are a terrible, dangerous idea.",  # negative about openness
+        "The weather was wonderful. Open weights exist.",  # tone and target in different sentences
+        "Chatbots must have content filters for children.",  # a demand about filtering
+    ]
+    base = base_features(encoder, texts)
+    assert _frame(base, 0, "mean:pos@open_release") > 0.2
+    assert _frame(base, 0, "mean:neg@open_release") == 0
+    assert _frame(base, 1, "mean:neg@open_release") > 0.2
+    assert _frame(base, 1, "mean:pos@open_release") == 0
+    assert _frame(base, 2, "max:pos@open_release") == 0  # the positive sentence is about the weather
+    assert _frame(base, 3, "max:modal@moderation") == 1
+    assert _frame(base, 3, "max:modal@open_release") == 0
+
+
+def test_frames_pool_sentences_into_mean_and_max(encoder):
+    from pipeline.nlp.features import FRAMES
+
+    texts = ["Open weights are wonderful. Open weights are terrible. Filters exist.", ""]
+    base = base_features(encoder, texts)
+    k = len(FRAMES)
+    sent = base.s_frame[:, :k]
+    assert base.batch.pass_starts.tolist() == [0, 3, 3]
+    np.testing.assert_allclose(base.frame[0, :k], sent.mean(axis=0), rtol=1e-5)
+    np.testing.assert_allclose(base.frame[0, k:], sent.max(axis=0), rtol=1e-5)
+    np.testing.assert_array_equal(base.s_frame[:, :k], base.s_frame[:, k:])  # a sentence is its own mean and max
+    assert not base.frame[1].any()  # an empty passage has no frames
+    sub = base.subset([0])
+    np.testing.assert_array_equal(sub.frame, base.frame[:1])
+    np.testing.assert_array_equal(sub.s_frame, base.s_frame)
