@@ -161,7 +161,7 @@ def test_evaluate_json_beats_majority(trained, split):
 def test_evaluate_text_report(trained, split):
     res = CliRunner().invoke(app, ["evaluate", "--gold", str(split["gold"]), "--root", str(trained["root"])])
     assert res.exit_code == 0, res.output
-    for word in ("confusion matrix", "per class", "keyword", "majority", "micro-F1"):
+    for word in ("confusion matrix", "per class", "keyword", "majority", "micro-F1", "95% CI"):
         assert word in res.output
 
 
@@ -383,3 +383,39 @@ def test_evaluate_figures_from_known_answers(tmp_path):
     assert kw["release"]["confusion"][rel["labels"].index("open")][rel["labels"].index("open")] == 1
     assert kw["moderation"]["per_class"]["no_filter"]["recall"] == 1.0
     assert report["model_version"] == "fixed" and report["gold"]["rows"] == 4
+
+
+def test_bootstrap_intervals_match_scikit_learn_on_the_same_resamples():
+    from sklearn.metrics import f1_score
+
+    from pipeline.nlp import evaluate as ev
+
+    rng = np.random.default_rng(7)
+    labels = ["open", "closed", "mixed", "neutral", "none"]
+    gold = list(rng.choice(labels, size=60, p=[0.2, 0.1, 0.05, 0.25, 0.4]))
+    pred = [g if rng.random() < 0.6 else str(rng.choice(labels)) for g in gold]
+    idx = ev._resamples(len(gold))
+    ref = [f1_score([gold[i] for i in r], [pred[i] for i in r], labels=labels, average="macro", zero_division=0) for r in idx]
+    assert ev.macro_f1_ci(gold, pred, labels) == pytest.approx(list(np.percentile(ref, [2.5, 97.5])))
+    Y = (rng.random((60, 10)) < 0.2).astype(int)
+    P = np.where(rng.random((60, 10)) < 0.8, Y, 1 - Y)
+    ref = [f1_score(Y[r], P[r], average="micro", zero_division=0) for r in idx]
+    assert ev.micro_f1_ci(Y, P) == pytest.approx(list(np.percentile(ref, [2.5, 97.5])))
+    lo, hi = ev.macro_f1_ci(gold, pred, labels)
+    point = f1_score(gold, pred, labels=labels, average="macro", zero_division=0)
+    assert lo < point < hi and hi - lo > 0.05  # 60 passages: a wide interval, and it says so
+
+
+def test_a_model_from_other_feature_code_asks_for_training(trained, tmp_path):
+    import pickle
+    import shutil
+
+    root = tmp_path / "data"
+    shutil.copytree(trained["root"] / "models", root / "models")
+    version = (root / "models" / "CURRENT").read_text().strip()
+    model_file = root / "models" / version / "model.pkl"
+    state = pickle.loads(model_file.read_bytes())
+    state["featurizer"].n_frame -= 3  # as if fitted when the code computed fewer frame columns
+    model_file.write_bytes(pickle.dumps(state))
+    with pytest.raises(ModelMissing, match="other feature code.*frame: .* columns.*debatelake train"):
+        Labeler.load(root)

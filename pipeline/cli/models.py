@@ -83,9 +83,14 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
+def _fmt_ci(value: float, ci: list[float] | None) -> str:
+    return f"{value:.3f} [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else _fmt(value)
+
+
 def _print_axis(name: str, rep: dict[str, Any], baselines: dict[str, dict]) -> None:
     t = Table("", "model", *baselines, title=f"{name}: macro-F1")
-    t.add_row("macro-F1", _fmt(rep["macro_f1"]), *(_fmt(b[name]["macro_f1"]) for b in baselines.values()))
+    t.add_row("macro-F1 [95% CI]", _fmt_ci(rep["macro_f1"], rep.get("macro_f1_ci95")),
+              *(_fmt_ci(b[name]["macro_f1"], b[name].get("macro_f1_ci95")) for b in baselines.values()))
     t.add_row("accuracy", _fmt(rep["accuracy"]), *(_fmt(b[name]["accuracy"]) for b in baselines.values()))
     console.print(t)
     for who, r in (("model", rep), *((k, b[name]) for k, b in baselines.items())):
@@ -112,8 +117,8 @@ def evaluate(
 
     try:
         labeler = Labeler.load(root)
-    except ModelMissing:
-        err_console.print("No trained model yet: training one first (`debatelake train`).")
+    except ModelMissing as exc:
+        err_console.print(f"{exc}; training one now.")
         labeler = _train(root, [], as_json).labeler
     report = run_evaluate(gold, labeler=labeler)
     if as_json:
@@ -132,10 +137,13 @@ def evaluate(
     for topic, v in report["topics"]["per_topic"].items():
         pt.add_row(topic, _fmt(v["precision"]), _fmt(v["recall"]), _fmt(v["f1"]), str(v["support"]))
     console.print(pt)
-    s = Table("", "release", "moderation", "topics (micro)", "tone", title="summary (macro-F1 unless noted)")
+    s = Table("", "release", "moderation", "topics (micro)", "tone",
+              title="summary (macro-F1 unless noted; [95% bootstrap interval over the gold passages])")
     for who, r in (("model", report), *base.items()):
-        s.add_row(who, _fmt(r["release"]["macro_f1"]), _fmt(r["moderation"]["macro_f1"]),
-                  _fmt(r["topics"]["micro_f1"]), _fmt(r["tone"]["macro_f1"]))
+        s.add_row(who, _fmt_ci(r["release"]["macro_f1"], r["release"].get("macro_f1_ci95")),
+                  _fmt_ci(r["moderation"]["macro_f1"], r["moderation"].get("macro_f1_ci95")),
+                  _fmt_ci(r["topics"]["micro_f1"], r["topics"].get("micro_f1_ci95")),
+                  _fmt_ci(r["tone"]["macro_f1"], r["tone"].get("macro_f1_ci95")))
     console.print(s)
 
 

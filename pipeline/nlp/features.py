@@ -303,9 +303,20 @@ class Featurizer:
         self.emb_scaler.fit(base.emb)
         self.cue_scaler.fit(base.lex[:, :self.n_cue])
         self.tone_scaler.fit(base.lex[:, self.n_cue:])
+        self.n_frame = base.frame.shape[1]
         if any(dict(zip(BLOCKS, w))["tfidf"] > 0 for _, w in p.weights):
             self.tfidf = WordTfidf(p.tfidf_max_features, p.tfidf_min_df, p.tfidf_ngram_max > 1).fit(base.batch)
         return self
+
+    def layout_problem(self) -> str | None:
+        """Why this (unpickled) featurizer cannot run under the current code, or None: the
+        lexicon, tone and frame columns it was fitted on must be the ones the code computes."""
+        have = {"cue": getattr(self.cue_scaler, "n_features_in_", None),
+                "tone": getattr(self.tone_scaler, "n_features_in_", None),
+                "frame": getattr(self, "n_frame", None)}
+        want = {"cue": len(FEATURE_NAMES), "tone": len(TONE_FEATURE_NAMES), "frame": len(FRAME_NAMES)}
+        wrong = [f"{k}: {have[k]} columns, the code computes {want[k]}" for k in want if have[k] != want[k]]
+        return "; ".join(wrong) or None
 
     def _dense(self, emb: np.ndarray, lex: np.ndarray, frame: np.ndarray) -> dict[str, np.ndarray]:
         def z(scaler: StandardScaler, a: np.ndarray) -> np.ndarray:
@@ -352,4 +363,7 @@ class Featurizer:
             part = np.asarray(part.todense() if sp.issparse(part) else part)
             out = part if out is None else out + part
             col += d
+        if col != coef.shape[1]:  # a model fitted by other feature code: never score silently wrong
+            raise ValueError(f"the {head} head has {coef.shape[1]} weights but the features have {col} columns; "
+                             "retrain with `debatelake train`")
         return out + intercept

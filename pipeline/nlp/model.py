@@ -160,6 +160,10 @@ class Labeler:
         if state.get("format") != MODEL_FORMAT:
             raise ModelMissing(f"model {version} under {mdir} was written by an older version of the code: "
                                "run `debatelake train` again")
+        problem = state["featurizer"].layout_problem()
+        if problem:
+            raise ModelMissing(f"model {version} under {mdir} was trained by other feature code ({problem}): "
+                               "run `debatelake train` again")
         meta = json.loads((path / META_FILE).read_text()) if (path / META_FILE).is_file() else {}
         encoder = get_encoder(mdir)
         if meta.get("embeddings") and encoder.digest != meta["embeddings"]:
