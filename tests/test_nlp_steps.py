@@ -185,28 +185,99 @@ def test_signature_arrays_are_uint32():
     assert sig.dtype == np.uint32 and sig.shape == (128,)
 
 
-def test_entity_prefilter_finds_what_matching_everything_finds():
-    """With the labeller's tokens the matcher skips passages no alias can be in; the entities
-    found are exactly those of matching every passage (aliases in odd company included)."""
+def odd_entity_texts(n: int, seed: int = 7) -> list[str]:
+    """Texts full of aliases in odd company: any case, glued to punctuation, digits, underscores,
+    tokenizer exceptions ("gonna", "Dr.", ":)", "don't"), odd whitespace and Unicode whose
+    lower case is longer ("İ"), across sentence and line ends, repeated, in over-long words
+    and past words.MAX_SENTENCES."""
     import random
 
+    from pipeline.nlp.entities import COMMON_RUNS
+    from pipeline.nlp.words import MAX_SENTENCES
+
+    rng = random.Random(seed)
+    aliases = [a for e in load_gazetteer() for a in (*e.aliases, *e.cased)]
+    glue = ["(", ")", "'s", "’s", "-based", ",", ".", ":", ":)", ":-)", "_", "@", "#", "/", "'", '"', "7b", "km",
+            "10km", "-", "…", "·", "%", "$", "US$"]
+    exceptions = ["Dr.", "a.", "a .", "gonna", "cannot", "don't", "dont", "aint", "im", "Im", "it's", "and/or",
+                  "w/o", "(-_-)", "<3", "10a.m.", "e.g.", "'cause", "o.O", "Ph.D.", "vs.", "Let's", "’em"]
+    words = ["said", "again", "explain", "openly", "the", "of", "a", "models", "The", "was", "claim", "idea",
+             "İstanbul", "straße", "ﬁne", "ΣΟΦΙΑ", "café", "🔥", "ǅ", "x" * 41, *COMMON_RUNS]
+    spaces = [" ", " ", " ", "  ", "\n", "\n\n", "\t", "\xa0", "", ". ", " . ", "! ", "\u2009"]
+    texts = []
+    for _ in range(n):
+        parts = []
+        for _ in range(rng.randint(1, 40)):
+            r = rng.random()
+            if r < 0.35:
+                a = rng.choice(aliases)
+                a = rng.choice([a, a, a.upper(), a.lower(), a.title(), a.replace(" ", "  "), a.replace(" ", "-")])
+                if rng.random() < 0.5:
+                    a = rng.choice(glue) + a if rng.random() < 0.5 else a + rng.choice(glue)
+                if rng.random() < 0.1:
+                    a = a + rng.choice(exceptions)
+                parts.append(a)
+            elif r < 0.5:
+                parts.append(rng.choice(exceptions))
+            elif r < 0.53:
+                parts.append("-".join(rng.choice(aliases).replace(" ", "-") for _ in range(4)))  # over-long
+            else:
+                parts.append(rng.choice(words))
+        text = "".join(p + rng.choice(spaces) for p in parts).strip()
+        if rng.random() < 0.2:
+            text = text + " " + text  # the same words twice
+        if rng.random() < 0.02:
+            text = " ".join(f"Line {i}." for i in range(MAX_SENTENCES + 5)) + " " + text
+        texts.append(text)
+    return texts
+
+
+def test_entity_windows_find_what_matching_everything_finds():
+    """spaCy matches only the windows of a text that can hold an alias (skipping texts with
+    none), with or without the labeller's tokens; the entities found, offsets and order
+    included, are exactly those of matching every whole text."""
     from pipeline.nlp.words import MAX_SENTENCES, TokenBatch
 
     matcher = EntityMatcher()
-    rng = random.Random(7)
-    aliases = [a for e in load_gazetteer() for a in (*e.aliases, *e.cased)]
     texts = ["The soup was cold, so we left before dessert.",
              "We ran GPT-4o and llama-2-70b-chat; Meta AI and FAIR replied.",
              " ".join(f"Line {i}." for i in range(MAX_SENTENCES + 5)) + " Then Llama 2 at the very end.",
-             "Weights at llama-2-70b-chat-hf-quantised-to-four-bits-for-cheap-laptops today."]  # an over-long word
-    for _ in range(400):
-        a = rng.choice(aliases)
-        shown = rng.choice([a, a.upper(), a.lower(), f"({a})", f"{a}'s", f"{a}-based", f"\"{a}\",", a.replace(" ", "  ")])
-        texts.append(f"Some words {shown} and more. {rng.choice(['', 'x' * 40, shown])}")
+             "Weights at llama-2-70b-chat-hf-quantised-to-four-bits-for-cheap-laptops today.",  # an over-long word
+             "It said so. Mistral\nLarge was next.\n\nMeta\tAI, then Meta  AI and Meta AI.",  # lines, odd spaces
+             "İİ Grok and GPT-4 by OpenAI. GPT-4 by OpenAI. GPT-4 by OpenAI.",  # lower case is longer; repeats
+             "Stanford's Percy Liang:) said Dr. Yann LeCun gonna use Llama_2, 7bGPT-4 and gpt4-ish words.",
+             "AI Safety Institute. Institute of AI Safety Institute! And the U.S. AI Safety Institute?",
+             "The open aint closed, they said: Open AIn't, OpenAI cannot, open-aint.",  # "aint" -> "ai" "nt"
+             ""]
+    texts += odd_entity_texts(1500)
+    plain = [matcher.find(t) for t in texts]  # spaCy over each whole text
     tokens = TokenBatch.build(texts)
-    assert matcher.find_many(texts, tokens=tokens) == matcher.find_many(texts)
+    assert matcher.find_many(texts, tokens=tokens) == plain
+    assert matcher.find_many(texts) == plain
+    assert sum(map(len, plain)) > 3000
+    for text, found in zip(texts, plain):
+        assert all(text[e["start"]:e["end"]] == e["text"] for e in found)
     maybe = matcher.candidates(tokens)
     assert maybe[0] is False and maybe[1] is True
     assert maybe[2] is True  # cut at MAX_SENTENCES: the tail was not tokenised, so it is matched anyway
-    assert matcher.find_many(texts[2:3])[0][-1]["id"] == "llama-2"
-    assert maybe[3] is True and matcher.find_many(texts, tokens=tokens)[3]
+    assert plain[2][-1]["id"] == "llama-2"
+    assert maybe[3] is True and plain[3]
+    # a common word alone is no reason to match a text, and windows are a small part of a text
+    assert matcher.candidates(TokenBatch.build(["The model said the open research was safe."])) == [False]
+    long_text = " ".join(["The open model was discussed at length by the community."] * 20 + ["Llama 2 won."])
+    spans = matcher.windows(long_text)
+    assert len(spans) == 1 and spans[0][1] == len(long_text) and spans[0][1] - spans[0][0] < 200
+    assert [e["text"] for e in matcher.find_many([long_text])[0]] == ["Llama 2"]
+
+
+def test_entity_windows_keep_clear_of_tokenizer_exceptions_at_their_ends():
+    """spaCy's second pass over its exceptions can match across chunks ("Goin 'bout" as the
+    tokens of "Goin'" and "'bout"), so a window starting at "'bout" is tokenised differently
+    ("'bout" whole) than the text ("'" "bout"): windows keep a margin from every match."""
+    from pipeline.nlp.entities import GazetteerEntry
+
+    matcher = EntityMatcher([GazetteerEntry(id="bout", label="ORG", name="Bout", aliases=("bout",))])
+    text = "Ga. Id Goin 'bout._."
+    assert [e["text"] for e in matcher.find(text)] == ["bout"]
+    assert matcher.find_many([text]) == [matcher.find(text)]
+    assert [t.text for t in matcher.nlp.make_doc("'bout._.")][0] == "'bout"  # what a window at "'bout" would see
