@@ -215,6 +215,7 @@ class EntityMatcher:
                     core = key.lower().strip("'’-")
                     if core:
                         inner.add(core)
+        self._inner = inner
         self._cuts_by_first: dict[str, list[str]] = {}
         for k in inner:
             self._cuts_by_first.setdefault(k[0], []).append(k)
@@ -228,7 +229,10 @@ class EntityMatcher:
         of either end, that token would be cut out of the word between two letters, which
         spaCy's English tokenizer does only inside its exceptions ("cannot", "dont", "im"): a
         word holding one of those between such cuts counts every anchor it contains."""
-        if self._anchor_re.search(word) is None:
+        if word.isalpha():  # the common case: cuts only at its ends
+            if word not in self._inner:
+                return self._anchors.get(word)
+        elif self._anchor_re.search(word) is None:
             return None
         n = len(word)
         cuts = [i for i in range(n) if i == 0 or not (word[i - 1].isalpha() and word[i].isalpha())]
