@@ -419,3 +419,14 @@ def test_a_model_from_other_feature_code_asks_for_training(trained, tmp_path):
     model_file.write_bytes(pickle.dumps(state))
     with pytest.raises(ModelMissing, match="other feature code.*frame: .* columns.*debatelake train"):
         Labeler.load(root)
+
+
+def test_fold_groups_are_never_smaller_than_the_folds():
+    from collections import Counter
+
+    from pipeline.nlp.train import _strat_key
+
+    rows = ([{"release": "none", "moderation": "none"}] * 20 + [{"release": "open", "moderation": "none"}] * 6
+            + [{"release": "mixed", "moderation": "mixed"}] * 2)  # a pair too rare for 5 folds, even as `mixed`
+    counts = Counter(_strat_key(rows, 5))
+    assert min(counts.values()) >= 5, counts

@@ -218,7 +218,11 @@ def _strat_key(rows: list[dict], folds: int) -> list[str]:
     counts = Counter(keys)
     keys = [k if counts[k] >= folds else f"{r['moderation']}" for k, r in zip(keys, rows)]
     counts = Counter(keys)
-    return [k if counts[k] >= folds else "rare" for k in keys]
+    keys = [k if counts[k] >= folds else "rare" for k in keys]
+    if 0 < keys.count("rare") < folds:  # too few to spread over the folds: join the largest group
+        largest = Counter(k for k in keys if k != "rare").most_common(1)
+        keys = [largest[0][0] if k == "rare" and largest else k for k in keys]
+    return keys
 
 
 def _fit_heads(X, rows: list[dict], params: TrainParams):
