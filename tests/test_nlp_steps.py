@@ -281,3 +281,16 @@ def test_entity_windows_keep_clear_of_tokenizer_exceptions_at_their_ends():
     assert [e["text"] for e in matcher.find(text)] == ["bout"]
     assert matcher.find_many([text]) == [matcher.find(text)]
     assert [t.text for t in matcher.nlp.make_doc("'bout._.")][0] == "'bout"  # what a window at "'bout" would see
+
+
+def test_entities_in_a_text_over_spacys_default_length_limit():
+    matcher = EntityMatcher()
+    line = "Meta released Llama 2 while OpenAI kept GPT-4 behind an API. "
+    text = line * (1_000_000 // len(line) + 10)  # past spaCy's 1,000,000-character default
+    assert len(text) > 1_000_000
+    found = matcher.find_many([text])[0]
+    per_line = matcher.find_many([line])[0]
+    assert len(per_line) >= 3
+    assert len(found) == len(per_line) * (len(text) // len(line))
+    last = found[-1]
+    assert text[last["start"]:last["end"]] == line[per_line[-1]["start"]:per_line[-1]["end"]]

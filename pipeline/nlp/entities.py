@@ -95,7 +95,11 @@ def blank_english():
             del sys.modules["torch"]
     import spacy
 
-    return spacy.blank("en")
+    nlp = spacy.blank("en")
+    # spaCy refuses texts over 1,000,000 characters to protect its parser and NER, which a
+    # tokenizer-only pipeline does not run: a megabyte-long document is still one to match.
+    nlp.max_length = 50_000_000
+    return nlp
 
 
 class EntityMatcher:
