@@ -83,14 +83,15 @@ def _fmt(x: float) -> str:
     return f"{x:.3f}"
 
 
-def _fmt_ci(value: float, ci: list[float] | None) -> str:
-    return f"{value:.3f} [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else _fmt(value)
+def _fmt_ci(figures: dict[str, Any], key: str) -> str:
+    """figures[key] with its 95% interval (figures[key + "_ci95"]) when the report has one."""
+    ci = figures.get(f"{key}_ci95")
+    return f"{figures[key]:.3f} [{ci[0]:.2f}-{ci[1]:.2f}]" if ci else _fmt(figures[key])
 
 
 def _print_axis(name: str, rep: dict[str, Any], baselines: dict[str, dict]) -> None:
     t = Table("", "model", *baselines, title=f"{name}: macro-F1")
-    t.add_row("macro-F1 [95% CI]", _fmt_ci(rep["macro_f1"], rep.get("macro_f1_ci95")),
-              *(_fmt_ci(b[name]["macro_f1"], b[name].get("macro_f1_ci95")) for b in baselines.values()))
+    t.add_row("macro-F1 [95% CI]", _fmt_ci(rep, "macro_f1"), *(_fmt_ci(b[name], "macro_f1") for b in baselines.values()))
     t.add_row("accuracy", _fmt(rep["accuracy"]), *(_fmt(b[name]["accuracy"]) for b in baselines.values()))
     console.print(t)
     for who, r in (("model", rep), *((k, b[name]) for k, b in baselines.items())):
@@ -140,10 +141,8 @@ def evaluate(
     s = Table("", "release", "moderation", "topics (micro)", "tone",
               title="summary (macro-F1 unless noted; [95% bootstrap interval over the gold passages])")
     for who, r in (("model", report), *base.items()):
-        s.add_row(who, _fmt_ci(r["release"]["macro_f1"], r["release"].get("macro_f1_ci95")),
-                  _fmt_ci(r["moderation"]["macro_f1"], r["moderation"].get("macro_f1_ci95")),
-                  _fmt_ci(r["topics"]["micro_f1"], r["topics"].get("micro_f1_ci95")),
-                  _fmt_ci(r["tone"]["macro_f1"], r["tone"].get("macro_f1_ci95")))
+        s.add_row(who, _fmt_ci(r["release"], "macro_f1"), _fmt_ci(r["moderation"], "macro_f1"),
+                  _fmt_ci(r["topics"], "micro_f1"), _fmt_ci(r["tone"], "macro_f1"))
     console.print(s)
 
 

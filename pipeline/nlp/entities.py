@@ -20,6 +20,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any, Iterable
 
+import numpy as np
+
 from .words import WORD_RE
 
 _RUN = re.compile(r"\w+")
@@ -278,10 +280,10 @@ class EntityMatcher:
         low = text.lower()
         if len(low) != len(text):
             return [(0, len(text))] if text else []
-        cache, reach = self._word_reach, self._reach
+        reach = self._reach
         words = []
         for w in set(WORD_RE.findall(low)):
-            r = cache[w] if w in cache else reach(w)
+            r = reach(w)
             if r is not None:
                 words.append((w, r[0], r[1]))
         hits = self._locate(low, words)
@@ -384,8 +386,6 @@ class EntityMatcher:
         """Per word id of the word index: (reach before, reach after) of the word if it may
         hold an anchor, (-1, -1) if not, (inf, inf) for the over-long word (its text is not
         kept: it may hold anything)."""
-        import numpy as np
-
         from .words import LONG_WORD, IdTable
 
         if self._flags is None:
@@ -404,8 +404,6 @@ class EntityMatcher:
     def _batch_words(self, tokens: Any) -> list[list[tuple[str, int, int]] | None]:
         """Per text of a TokenBatch: its words that may hold an anchor, with their reach, or
         None when the text must be read whole (cut at MAX_SENTENCES, or an over-long word)."""
-        import numpy as np
-
         from .words import MAX_SENTENCES, word_index
 
         table = self._table()
@@ -432,13 +430,11 @@ class EntityMatcher:
         return out
 
     def candidates(self, tokens: Any) -> list[bool]:
-        """Per text of a TokenBatch: may it hold an alias? Every alias has a token of two or
-        more word characters (its longest run is the anchor) that a match must contain, and
+        """Per text of a TokenBatch: may it hold an alias? Every alias has a run of two or
+        more word characters (its rarest one is the anchor) that a match must contain, and
         such a token lies inside one of the batch's words (`anchor_reach` says which words can
         hold it), so a text with none of them has no match. A passage cut at
         words.MAX_SENTENCES is always a candidate."""
-        import numpy as np
-
         from .words import MAX_SENTENCES, segment_sums
 
         table = self._table()

@@ -36,6 +36,12 @@ def _interval(values: np.ndarray) -> list[float]:
     return [float(lo), float(hi)]
 
 
+def _f1(tp: np.ndarray, fp: np.ndarray, fn: np.ndarray) -> np.ndarray:
+    """F1 from counts, 0 where there is nothing to count (scikit-learn's zero_division=0)."""
+    denom = 2 * tp + fp + fn
+    return np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+
+
 def macro_f1_ci(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> list[float]:
     """95% bootstrap interval of macro-F1 over `labels` (a label with no gold and no prediction
     in a resample scores 0, as scikit-learn's zero_division=0 does)."""
@@ -52,8 +58,7 @@ def macro_f1_ci(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str])
         tp = ((G == c) & (Q == c)).sum(axis=1)
         fp = ((G != c) & (Q == c)).sum(axis=1)
         fn = ((G == c) & (Q != c)).sum(axis=1)
-        denom = 2 * tp + fp + fn
-        scores += np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0)
+        scores += _f1(tp, fp, fn)
     return _interval(scores / k)
 
 
@@ -65,8 +70,7 @@ def micro_f1_ci(Y: np.ndarray, P: np.ndarray) -> list[float]:
     tp = (Y & P).sum(axis=1)[idx].sum(axis=1)
     fp = ((1 - Y) & P).sum(axis=1)[idx].sum(axis=1)
     fn = (Y & (1 - P)).sum(axis=1)[idx].sum(axis=1)
-    denom = 2 * tp + fp + fn
-    return _interval(np.where(denom > 0, 2 * tp / np.maximum(denom, 1), 0.0))
+    return _interval(_f1(tp, fp, fn))
 
 
 def axis_report(gold: Sequence[str], pred: Sequence[str], labels: Sequence[str]) -> dict[str, Any]:

@@ -21,8 +21,8 @@ An engine for more than one machine (Dask, Spark) maps the same function over pa
 """
 from __future__ import annotations
 
-import multiprocessing as mp
 import gc
+import multiprocessing as mp
 import os
 from collections import deque
 from contextlib import contextmanager
