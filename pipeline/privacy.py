@@ -60,6 +60,9 @@ _PHONE = re.compile(
 # +33 1 23 45 67 89, 0044 20 7946 0958).
 _PHONE_INTL = re.compile(r"(?:(?<![\w+])\+|(?<![\w+/.,-])00(?=[1-9]))\d{1,3}(?:[\s.-]?(?:\(\d{1,5}\)|\d{1,8})){1,6}"
                          r"(?![\w/-]|[.,]\d)")
+# National numbers dialled with the trunk 0 and groups of any length (07700 900123, 030 12345678,
+# 030/12345678, 044 123 45 67, 06 1234 5678): `_national_or_keep` decides by digits and groups.
+_PHONE_NATIONAL = re.compile(r"(?<![\w/.,:+-])0[1-9]\d{0,3}(?:[ /-]\d{2,8}){1,4}(?![\w/:-]|[.,]\d)")
 _NANP = re.compile(r"(?:1[\s.-](?=\d{3}[\s.-]\d{3}[\s.-]\d{4}))?\d{3}[\s.-]\d{3,4}(?:[\s.-]\d{4})?")
 _FR = re.compile(r"0\d(?:[\s.-]\d{2}){4}")  # 06 12 34 56 78
 
@@ -71,6 +74,7 @@ def mask_contacts(text: str | None) -> str | None:
     text = _EMAIL.sub("[email]", text)
     text = _EMAIL_OBFUSCATED.sub("[email]", text)
     text = _PHONE_INTL.sub(_intl_or_keep, text)
+    text = _PHONE_NATIONAL.sub(_national_or_keep, text)
     return _PHONE.sub(_phone_or_keep, text)
 
 
@@ -84,6 +88,16 @@ def _intl_or_keep(match: re.Match[str]) -> str:
     if len(tokens) >= 2 and all(re.fullmatch(r"\+?\d+\.\d+", t) for t in tokens):
         return raw  # signed decimals (+12.5 13.4 14.2): scores, not a number to call
     return "[phone]"
+
+
+def _national_or_keep(match: re.Match[str]) -> str:
+    raw = match.group(0)
+    groups = re.split(r"[ /-]", raw)
+    if not 9 <= sum(len(g) for g in groups) <= 12:
+        return raw  # too short for a dialled number (01-02-2024 is a date), too long for one
+    if len(groups) >= 3 or any(len(g) >= 5 for g in groups[1:]):
+        return "[phone]"
+    return raw  # two short groups (0123 4567): a pair of numbers as often as a phone
 
 
 def _phone_or_keep(match: re.Match[str]) -> str:

@@ -51,6 +51,12 @@ MASKED = [
     ("appelez le 01-23-45-67-89 demain", "01-23-45-67-89", "[phone]"),
     ("from abroad 0044 20 7946 0958.", "0044 20 7946 0958", "[phone]"),  # 00 instead of +
     ("from abroad 0033 1 23 45 67 89 too", "0033 1 23 45 67 89", "[phone]"),
+    ("text me on 07700 900123 tonight", "07700 900123", "[phone]"),  # national, with the trunk 0
+    ("Tel. 030 12345678 (Büro)", "030 12345678", "[phone]"),
+    ("Tel.: 030/12345678, Fax", "030/12345678", "[phone]"),
+    ("Telefon 044 123 45 67 oder", "044 123 45 67", "[phone]"),
+    ("chiamare 06 1234 5678 dopo", "06 1234 5678", "[phone]"),
+    ("bel 020-123 4567 maar", "020-123 4567", "[phone]"),
 ]
 
 KEPT = [
@@ -72,6 +78,8 @@ KEPT = [
     "at 13:45 UTC+05:30, 2026-03-01T12:00:00+01:00",
     "1234 5678 9012 3456 is a list of four numbers",
     "zero-padded ids 00123456789, issues 0001 0002 0003, at 00:12, v1.00 123 456",
+    "on 01-02-2024 at noon, 05/06/2025 and 09 2024 too, scores 05 10 15 20",
+    "runs 0123 4567 and release 0.12 12345, 01:30:45 12345 and ref 012345-67",
 ]
 
 
