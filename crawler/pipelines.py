@@ -63,5 +63,7 @@ class DeltaStorePipeline:
             docs_unchanged=self.counts.unchanged,
             errors=stats.get_value("debatelake/errors", 0),
             error_messages=stats.get_value("debatelake/error_messages", []),
-            stats={"items": stats.get_value("item_scraped_count", 0), "reason": reason},
+            stats={"items": stats.get_value("item_scraped_count", 0), "reason": reason,
+                   # [crawl] http_cache: pages revalidated (304, body reused), refetched, stored, ...
+                   **{k: v for k, v in (stats.get_stats() or {}).items() if k.startswith("httpcache/")}},
         )

@@ -13,6 +13,7 @@ import sys
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
+from crawler.httpcache import scrapy_cache_settings
 from pipeline.config import Config, ConfigError, CrawlSettings, load_config
 from pipeline.store import Store, StoreError, resolve_root
 
@@ -35,10 +36,10 @@ def scrapy_settings(crawl: CrawlSettings, root: str) -> Settings:
             "CONCURRENT_REQUESTS": crawl.concurrency,
             "DOWNLOAD_TIMEOUT": crawl.timeout,
             "RETRY_TIMES": crawl.retries,
-            "HTTPCACHE_ENABLED": crawl.http_cache,
         },
         priority="cmdline",
     )
+    settings.setdict(scrapy_cache_settings(crawl.http_cache, root), priority="cmdline")
     return settings
 
 

@@ -30,6 +30,10 @@ DOWNLOADER_MIDDLEWARES = {
     # Honour Retry-After on 429/503 before the stock RetryMiddleware (550) sees the response:
     # process_response runs from the highest number down, so this must be above 550.
     "crawler.middlewares.RetryAfterMiddleware": 560,
+    # Re-crawls revalidate stored pages (ETag / Last-Modified) instead of downloading them again;
+    # on only with [crawl] http_cache (crawler/httpcache.py says where it sits and why).
+    "scrapy.downloadermiddlewares.httpcache.HttpCacheMiddleware": None,
+    "crawler.httpcache.RevalidatingCacheMiddleware": 840,
 }
 ITEM_PIPELINES = {
     "crawler.pipelines.DeltaStorePipeline": 800,

@@ -34,7 +34,7 @@ class CrawlSettings:
     retries: int = 2
     max_retry_after: float = 600.0  # longest Retry-After we honour before giving up on a request
     flush_items: int = 200  # documents buffered before a Delta commit
-    http_cache: bool = False
+    http_cache: bool = True  # revalidate stored pages on re-crawls (crawler/httpcache.py)
 
     @property
     def user_agent_string(self) -> str:

@@ -1,0 +1,92 @@
+"""Conditional re-crawls: keep validated pages on disk and ask the server whether they changed.
+
+With `[crawl] http_cache = true` (the default) every stored page is revalidated on every request:
+the request carries If-None-Match / If-Modified-Since from the stored copy, a 304 answer reuses the
+stored body (the spider sees a 200 flagged 'cached'), anything else replaces it. Nothing is ever
+served from the cache without asking, so an edited page is always seen. Only 200 GET responses
+with a validator (ETag or Last-Modified) and without `Cache-Control: no-store` are stored; an API
+reply without validators could never be revalidated and would only take disk.
+
+The cache lives in `<root>/cache/http` (gzip-compressed Scrapy filesystem storage), or under the
+user cache dir (`$DEBATELAKE_CACHE/http`, see pipeline.nlp.embeddings.user_cache_dir) when the
+data root is remote. Entries untouched for CACHE_MAX_AGE_DAYS are ignored and overwritten.
+"""
+from __future__ import annotations
+
+from pathlib import Path
+
+from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
+from scrapy.extensions.httpcache import RFC2616Policy, parse_cachecontrol
+
+CACHE_MAX_AGE_DAYS = 30
+CACHE_SUBDIR = ("cache", "http")
+
+
+def http_cache_dir(root: str) -> Path:
+    """Where a data root's HTTP cache lives: inside a local root, else in the user cache dir."""
+    if "://" not in root:
+        return Path(root).joinpath(*CACHE_SUBDIR)
+    from pipeline.nlp.embeddings import user_cache_dir  # numpy/scipy: only for remote roots
+
+    return user_cache_dir() / CACHE_SUBDIR[1]
+
+
+def has_validator(headers) -> bool:
+    return b"ETag" in headers or b"Last-Modified" in headers
+
+
+class RevalidatePolicy(RFC2616Policy):
+    """Store validated 200s; never call a stored page fresh; accept it again only on a 304."""
+
+    def should_cache_request(self, request) -> bool:
+        return request.method == "GET" and super().should_cache_request(request)
+
+    def should_cache_response(self, response, request) -> bool:
+        if response.status != 200:
+            return False
+        if b"no-store" in parse_cachecontrol(response.headers.get(b"Cache-Control", b"") or b""):
+            return False
+        return has_validator(response.headers)
+
+    def is_cached_response_fresh(self, cachedresponse, request) -> bool:
+        etag = cachedresponse.headers.get(b"ETag")
+        modified = cachedresponse.headers.get(b"Last-Modified")
+        if etag:
+            request.headers[b"If-None-Match"] = etag
+        if modified:
+            request.headers[b"If-Modified-Since"] = modified
+        return False
+
+    def is_cached_response_valid(self, cachedresponse, response, request) -> bool:
+        # A server error is an error (retried, then reported), not a reason to serve the old page.
+        return response.status == 304
+
+
+class RevalidatingCacheMiddleware(HttpCacheMiddleware):
+    """Scrapy's cache middleware, minus serving stored pages when the download failed: a crawl that
+    cannot reach a site must say so, as it does without the cache."""
+
+    def process_response(self, request, response, spider=None):
+        if response.status == 304:
+            # The 304's own Content-Length (often 0) must not be merged into the stored page's headers.
+            response.headers.pop(b"Content-Length", None)
+        return super().process_response(request, response)
+
+    def process_exception(self, request, exception, spider=None):
+        request.meta.pop("cached_response", None)
+        return None
+
+
+def scrapy_cache_settings(enabled: bool, root: str) -> dict:
+    """The HTTPCACHE_* settings for `[crawl] http_cache` (crawler.run layers them on)."""
+    if not enabled:
+        return {"HTTPCACHE_ENABLED": False}
+    return {
+        "HTTPCACHE_ENABLED": True,
+        "HTTPCACHE_POLICY": "crawler.httpcache.RevalidatePolicy",
+        "HTTPCACHE_STORAGE": "scrapy.extensions.httpcache.FilesystemCacheStorage",
+        "HTTPCACHE_DIR": str(http_cache_dir(root)),
+        "HTTPCACHE_GZIP": True,
+        "HTTPCACHE_EXPIRATION_SECS": CACHE_MAX_AGE_DAYS * 24 * 3600,
+        "HTTPCACHE_IGNORE_MISSING": False,
+    }
