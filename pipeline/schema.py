@@ -71,6 +71,20 @@ def _hash(*parts: str | None) -> str:
     return h.hexdigest()
 
 
+def deleted_by_author(deleted: bool, raw: Any) -> bool:
+    """Whether a tombstone records its author's own deletion, which no later crawl undoes: a
+    stale listing, a mirror or an API lag can still serve the text, but the author took it
+    down. Removals by moderators or flags (Hacker News `dead`, Reddit `removed`) can be
+    reversed, so a crawl that finds such a document's text again brings it back."""
+    if not deleted:
+        return False
+    meta = dict(raw or {})
+    if meta.get("tombstone") == "dead":
+        return False
+    removal = meta.get("removal")
+    return not removal or removal in ("deleted", "author")  # Reddit's removed_by_category for the author
+
+
 def make_doc_id(platform: str, native_id: str | None = None, url: str | None = None) -> str:
     """Stable id: platform + native id where the platform has one, else the canonical URL."""
     if native_id:

@@ -24,7 +24,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.dataset as pads
 
-from .schema import DOCUMENTS, KEYS, RUNS, TABLES, UTC, Document, documents_table
+from .schema import DOCUMENTS, KEYS, RUNS, TABLES, UTC, Document, deleted_by_author, documents_table
 
 DEFAULT_ROOT = "datasets"
 ENV_ROOT = "DEBATELAKE_ROOT"
@@ -61,11 +61,13 @@ class MergeCounts:
     new: int = 0
     updated: int = 0
     unchanged: int = 0
+    kept_deleted: int = 0  # of the unchanged: deleted by their authors, found with text again
 
     def __iadd__(self, other: "MergeCounts") -> "MergeCounts":
         self.new += other.new
         self.updated += other.updated
         self.unchanged += other.unchanged
+        self.kept_deleted += other.kept_deleted
         return self
 
 
@@ -181,7 +183,9 @@ class Store:
 
     def merge_documents(self, docs: Iterable[Document], metadata: dict[str, Any] | None = None) -> MergeCounts:
         """Merge crawled documents on doc_id. Unchanged documents (same content_hash) write
-        nothing; if the whole batch is unchanged no table version is created."""
+        nothing; if the whole batch is unchanged no table version is created. A document its
+        author deleted stays a tombstone when a crawl finds its text again
+        (`schema.deleted_by_author`); it counts as unchanged and in `kept_deleted`."""
         latest: dict[str, Document] = {}
         for d in docs:
             latest[d.doc_id] = d  # within one batch the last fetch wins
@@ -189,16 +193,22 @@ class Store:
         if not latest:
             return counts
         known: dict[str, str] = {}
+        final: set[str] = set()  # deleted by their authors
         if self.exists("documents"):
             ids = pa.array(list(latest), pa.string())
-            seen = self.read("documents", columns=["doc_id", "content_hash"],
+            seen = self.read("documents", columns=["doc_id", "content_hash", "deleted", "raw"],
                              filter=pc.field("doc_id").isin(ids))
             known = dict(zip(seen.column("doc_id").to_pylist(), seen.column("content_hash").to_pylist()))
+            final = {doc_id for doc_id, deleted, raw in zip(seen.column("doc_id").to_pylist(), seen.column("deleted").to_pylist(),
+                                                            seen.column("raw").to_pylist()) if deleted_by_author(deleted, raw)}
         changed: list[Document] = []
         for doc_id, d in latest.items():
             if doc_id not in known:
                 counts.new += 1
                 changed.append(d)
+            elif doc_id in final and not d.deleted:
+                counts.unchanged += 1
+                counts.kept_deleted += 1
             elif known[doc_id] != d.content_hash:
                 counts.updated += 1
                 changed.append(d)

@@ -8,6 +8,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+import pyarrow.compute as pc
 import pytest
 
 from pipeline import load
@@ -200,3 +201,39 @@ def test_filtered_reads_after_merges(root):
     streamed = list(store.iter_batches("documents", columns=["doc_id"], filter=pc.field("author") == "user17"))
     assert [r for b in streamed for r in b.column("doc_id").to_pylist()] == [doc(17).doc_id]
     assert store.read("documents", filter=pc.field("doc_id") == "nobody").num_rows == 0
+
+
+# --------------------------------------------------------------------------- deletions
+def _comment(doc_id: str, text: str | None, raw: dict | None = None, deleted: bool = False) -> Document:
+    platform = doc_id.split(":", 1)[0]
+    return Document(doc_id=doc_id, source=platform, platform=platform, kind="comment", text=text,
+                    author=None if deleted else "someone", deleted=deleted, raw=raw or {})
+
+
+def test_an_authors_deletion_is_final_but_a_moderators_removal_can_be_undone(tmp_path):
+    """Tombstones as the spiders write them: HN `deleted` / `dead`, Reddit `[deleted]` / `[removed]`,
+    and a tombstone with no stated reason (Discourse's "deleted by author")."""
+    store = Store(tmp_path / "data")
+    words = "Words the author later took down: quartz-5521."
+    ids = ["hackernews:1", "hackernews:2", "reddit:t1_a", "reddit:t1_b", "discourse:x:7"]
+    assert store.merge_documents([_comment(i, words) for i in ids]).new == 5
+    tombstones = [
+        _comment("hackernews:1", None, {"tombstone": "deleted"}, deleted=True),
+        _comment("hackernews:2", None, {"tombstone": "dead"}, deleted=True),
+        _comment("reddit:t1_a", None, {"removal": "deleted"}, deleted=True),
+        _comment("reddit:t1_b", None, {"removal": "removed"}, deleted=True),
+        _comment("discourse:x:7", None, {}, deleted=True),
+    ]
+    assert store.merge_documents(tombstones).updated == 5
+    # a later crawl finds the text again everywhere (a stale listing, a vouched or re-approved post)
+    back = store.merge_documents([_comment(i, words + " (seen again)") for i in ids])
+    assert (back.updated, back.unchanged, back.kept_deleted) == (2, 3, 3)
+    rows = {r["doc_id"]: r for r in store.read("documents", columns=["doc_id", "text", "deleted"]).to_pylist()}
+    for i in ("hackernews:1", "reddit:t1_a", "discourse:x:7"):
+        assert rows[i]["deleted"] is True and rows[i]["text"] is None, i
+    for i in ("hackernews:2", "reddit:t1_b"):
+        assert rows[i]["deleted"] is False and "seen again" in rows[i]["text"], i
+    # nothing of the deleted text reached any version written after the deletion
+    assert store.merge_documents([_comment("hackernews:1", words)]).kept_deleted == 1
+    latest = store.read("documents", filter=pc.field("doc_id") == "hackernews:1").to_pylist()
+    assert latest[0]["text"] is None
