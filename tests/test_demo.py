@@ -442,3 +442,7 @@ def test_demo_second_run_adds_nothing(demo_root):
     for r in crawls[4:]:
         assert (r["docs_new"], r["docs_updated"]) == (0, 0), r
         assert r["docs_unchanged"] > 0
+    # the demo site answers conditional requests: the blog's re-crawl revalidated its pages ([crawl] http_cache)
+    blog = next(r for r in crawls[4:] if r["source"] == "demo-blog")
+    not_modified = dict(blog["responses"]).get("304", 0)
+    assert not_modified > 0 and dict(blog["stats"])["httpcache/revalidate"] == str(not_modified)
