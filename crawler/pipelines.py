@@ -64,6 +64,7 @@ class DeltaStorePipeline:
             errors=stats.get_value("debatelake/errors", 0),
             error_messages=stats.get_value("debatelake/error_messages", []),
             stats={"items": stats.get_value("item_scraped_count", 0), "reason": reason,
+                   "kept_deleted": self.counts.kept_deleted,  # found with text again, deleted by their authors
                    # [crawl] http_cache: pages revalidated (304, body reused), refetched, stored, ...
                    **{k: v for k, v in (stats.get_stats() or {}).items() if k.startswith("httpcache/")}},
         )

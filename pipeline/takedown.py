@@ -85,6 +85,20 @@ def _forget_log(dt: Any) -> None:
                                   commit_properties=said)
 
 
+def _clear_http_cache(store: Store) -> bool:
+    """The crawler's page cache holds whole pages as they were fetched, the taken-down ones too;
+    it only saves downloads, so all of it goes (the next crawl fetches each page once more)."""
+    import shutil
+
+    from crawler.httpcache import http_cache_dir
+
+    path = http_cache_dir(store.root)
+    if not path.exists():
+        return False
+    shutil.rmtree(path)
+    return True
+
+
 def purge(store: Store, privacy: dict[str, Any] | None = None) -> dict[str, Any]:
     """Delete every taken-down document from documents, passages and annotations, then vacuum
     with zero retention so that no older table version can bring them back. Time travel to
@@ -127,5 +141,6 @@ def purge(store: Store, privacy: dict[str, Any] | None = None) -> dict[str, Any]
         for e in items:
             e["purged_at"] = now
         store.upsert("takedowns", pa.Table.from_pylist(items, schema=TAKEDOWNS), {"step": "takedown purge"})
+        report["http_cache_cleared"] = _clear_http_cache(store)
     report["doc_ids"] = doc_ids
     return report

@@ -271,7 +271,7 @@ def test_takedowns_keep_url_author_and_pseudonym_out_of_later_snapshots(world):
 
 
 # --------------------------------------------------------------------------- purge
-def everything_under(root: Path, tables=("documents", "passages", "annotations", "dedup")) -> str:
+def everything_under(root: Path, tables=("documents", "passages", "annotations", "dedup", "cache")) -> str:
     return "\n".join(strings_in(root / t) for t in tables if (root / t).is_dir())
 
 
@@ -292,6 +292,12 @@ def test_purge_removes_them_from_the_history(tmp_path):
     erin = authors_of(root, "before")["hackernews:1022"]
     secrets = ("zebra-quartz-8812", "zebra-quartz-8813", "zebra-quartz-9999", "heliotrope-5521", TAKEN_AUTHOR,
                BY_PSEUDONYM, TAKEN_URL)
+    # a page the crawler's HTTP cache kept (crawler/httpcache.py), as fetched
+    from crawler.httpcache import http_cache_dir
+
+    page = http_cache_dir(str(root)) / "feeds" / "ab" / "ab12" / "response_body"
+    page.parent.mkdir(parents=True)
+    page.write_text(f"<p>heliotrope-5521 at {TAKEN_URL}</p>")
     before = everything_under(root)
     assert all(s in before for s in secrets)  # the log and the files hold them before the purge
     old_versions = [h["version"] for h in store.history("documents")]
@@ -313,6 +319,7 @@ def test_purge_removes_them_from_the_history(tmp_path):
     r = cli("takedown", "purge", "--yes", "--root", str(root), "--config", str(cfg), env=env)
     assert r.returncode == 0, r.stderr
     assert "purged4documents" in flat(r.stdout), r.stdout
+    assert not http_cache_dir(str(root)).exists()
     assert "before" in r.stderr and "immutable" in r.stderr  # the snapshot that still holds them is named
 
     store = Store(root)

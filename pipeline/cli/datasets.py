@@ -194,7 +194,8 @@ def takedown_purge(
     except PrivacyKeyMissing as exc:
         raise UserError(f"cannot match the pseudonyms on the takedown list: {exc}") from None
     console.print(f"purged {report['documents']} documents, {report['passages']} passages, "
-                  f"{report['annotations']} annotation rows; {report['files_removed']} old files removed")
+                  f"{report['annotations']} annotation rows; {report['files_removed']} old files removed"
+                  + ("; the crawler's page cache cleared" if report.get("http_cache_cleared") else ""))
     held = []
     for m in list_snapshots(store) if store.is_local else []:
         from pipeline.snapshots import read_snapshot_table
