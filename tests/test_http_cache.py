@@ -5,8 +5,8 @@ from __future__ import annotations
 import gzip
 import hashlib
 import pickle
-from email.utils import format_datetime
 from datetime import datetime, timezone
+from email.utils import format_datetime
 from pathlib import Path
 
 import pytest
