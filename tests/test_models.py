@@ -430,3 +430,47 @@ def test_fold_groups_are_never_smaller_than_the_folds():
             + [{"release": "mixed", "moderation": "mixed"}] * 2)  # a pair too rare for 5 folds, even as `mixed`
     counts = Counter(_strat_key(rows, 5))
     assert min(counts.values()) >= 5, counts
+
+
+def test_fused_views_score_as_one_linear_model():
+    """A head fused from views scores every row exactly as the weighted sum of its views' scores,
+    for multi-class and binary views alike, with columns outside every view ignored."""
+    from sklearn.linear_model import LogisticRegression
+
+    from pipeline.nlp.train import _fuse
+
+    rng = np.random.default_rng(0)
+    X = rng.normal(size=(300, 9))
+    views = [np.array([0, 1, 2, 3]), np.array([5, 6, 8])]
+    for classes in (np.array(["a", "b", "c"]), np.array(["no", "yes"])):
+        y = classes[(X[:, 0] + X[:, 6] > 0).astype(int) + (len(classes) == 3) * (X[:, 2] > 1).astype(int)]
+        models = [(cols, LogisticRegression(max_iter=500).fit(X[:, cols], y)) for cols in views]
+        fused = _fuse(models, [0.7, 1.9], classes, X.shape[1])
+        want = np.zeros((len(X), len(classes)))
+        for (cols, m), w in zip(models, [0.7, 1.9]):
+            d = m.decision_function(X[:, cols])
+            want += w * (np.column_stack([-d / 2, d / 2]) if d.ndim == 1 else d)
+        np.testing.assert_allclose(fused.decision_function(X), want, rtol=1e-9, atol=1e-9)
+        assert not fused.coef_[:, [4, 7]].any()  # in no view: no weight
+
+
+def test_view_weights_follow_what_each_view_knows():
+    from pipeline.nlp.train import _fit_view_weights
+
+    rng = np.random.default_rng(1)
+    y = rng.integers(0, 3, size=600)
+    knows = np.eye(3)[y] * 2.0 + rng.normal(scale=0.5, size=(600, 3))
+    guesses = rng.normal(size=(600, 3))
+    w_knows, w_guesses = _fit_view_weights([knows, guesses], y)
+    assert w_knows > 1.0 and w_guesses < 0.1 * w_knows, (w_knows, w_guesses)
+
+
+def test_stance_heads_are_fused_from_their_views(trained):
+    labeler = Labeler.load(trained["root"])
+    weights = labeler.meta["cv"]["view_weights"]
+    assert len(weights["release"]) == len(weights["moderation"]) == len(weights["sentiment"]) == 2
+    assert all(w > 0 for ws in weights.values() for w in ws)
+    # the fused head reads every block of its axis: embeddings and the lexical view both carry weight
+    coef = labeler.heads["release"].model.coef_
+    emb = labeler.featurizer.block_slices("release")["emb"]
+    assert np.abs(coef[:, emb]).sum() > 0 and np.abs(np.delete(coef, np.r_[emb], axis=1)).sum() > 0

@@ -318,6 +318,18 @@ class Featurizer:
         wrong = [f"{k}: {have[k]} columns, the code computes {want[k]}" for k in want if have[k] != want[k]]
         return "; ".join(wrong) or None
 
+    def block_slices(self, head: str) -> dict[str, slice]:
+        """Where each of a head's blocks sits among the columns `assemble` joins for it."""
+        dims = {"emb": self.emb_scaler.n_features_in_, "cue": self.n_cue, "tone": self.tone_scaler.n_features_in_,
+                "tfidf": len(self.tfidf.idf) if self.tfidf is not None else 0, "frame": self.n_frame}
+        w = self.params.head_weights(head)
+        out, col = {}, 0
+        for b in BLOCKS:
+            if w[b] > 0 and dims[b] > 0:
+                out[b] = slice(col, col + dims[b])
+                col += dims[b]
+        return out
+
     def _dense(self, emb: np.ndarray, lex: np.ndarray, frame: np.ndarray) -> dict[str, np.ndarray]:
         def z(scaler: StandardScaler, a: np.ndarray) -> np.ndarray:
             return (np.nan_to_num(scaler.transform(a)) / np.sqrt(max(1, a.shape[1]))).astype(np.float32)

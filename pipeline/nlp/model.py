@@ -412,8 +412,9 @@ def _scores(model: Any, X) -> np.ndarray:
 
 
 class TemperatureScaled:
-    """A multi-class linear model whose scores are calibrated by one temperature, fitted on
-    out-of-fold scores (keeps the model's decisions; makes its probabilities honest)."""
+    """A multi-class linear model whose scores are divided by one temperature. The axis heads
+    that `train` writes are FusedLinear models whose view weights, fitted on out-of-fold scores,
+    already calibrate them (temperature 1)."""
 
     def __init__(self, model: Any, temperature: float = 1.0):
         self.model = model
@@ -425,6 +426,20 @@ class TemperatureScaled:
 
     def predict(self, X) -> np.ndarray:
         return self.classes_[np.argmax(self.predict_proba(X), axis=1)]
+
+
+class FusedLinear:
+    """Several linear views of one axis fused into one linear model: each view's weights, fitted
+    on its own blocks, times the view's weight (fitted on out-of-fold scores). Their product of
+    experts is exactly a linear model over the joined columns, so prediction costs no more."""
+
+    def __init__(self, coef: np.ndarray, intercept: np.ndarray, classes: np.ndarray):
+        self.coef_ = np.asarray(coef, dtype=np.float64)
+        self.intercept_ = np.asarray(intercept, dtype=np.float64)
+        self.classes_ = np.asarray(classes)
+
+    def decision_function(self, X) -> np.ndarray:
+        return np.asarray(X @ self.coef_.T) + self.intercept_
 
 
 class PlattScaled:

@@ -24,7 +24,7 @@ from sklearn.model_selection import StratifiedKFold
 
 from .embeddings import get_encoder
 from .features import FeatureParams, Featurizer, base_features
-from .model import (AXES, POOLED, ConstantBinary, Labeler, PlattScaled, TemperatureScaled, _scores, _softmax,
+from .model import (AXES, POOLED, ConstantBinary, FusedLinear, Labeler, PlattScaled, TemperatureScaled, _scores, _softmax,
                     geometric_pool, models_dir)
 from .rules import TOPICS
 
@@ -45,6 +45,15 @@ class TrainParams:
     seed: int = 13
     pool_weight: float = 0.5  # whole passage vs. its best sentence, for stance and topics (1.0: no pooling)
     max_iter: int = 2000
+    # Per axis, groups of feature blocks ("views") fitted apart, then fused as a product of experts
+    # whose view weights are fitted on out-of-fold scores. Fitted jointly, the heads leaned on the
+    # word and cue features that our own prose makes decisive; apart, the embedding view must
+    # stand on its own. An axis not named here is one view of all its blocks.
+    views: tuple[tuple[str, tuple[tuple[str, ...], ...]], ...] = (
+        ("release", (("emb",), ("cue", "tfidf", "frame"))),
+        ("moderation", (("emb",), ("cue", "tfidf", "frame"))),
+        ("sentiment", (("emb",), ("tone", "tfidf"))),
+    )
 
     def c(self, head: str) -> float:
         return dict(self.C)[head]
@@ -53,7 +62,18 @@ class TrainParams:
         d = asdict(self)
         d["features"] = self.features.to_dict()
         d["C"] = dict(self.C)
+        d["views"] = {axis: [list(v) for v in views] for axis, views in self.views}
         return d
+
+    def axis_views(self, axis: str, slices: dict[str, slice]) -> list[np.ndarray]:
+        """Column indices of each view of an axis's head (blocks the head does not read are skipped)."""
+        groups = dict(self.views).get(axis) or (tuple(slices),)
+        cols = []
+        for group in groups:
+            idx = [np.arange(slices[b].start, slices[b].stop) for b in group if b in slices]
+            if idx:
+                cols.append(np.concatenate(idx))
+        return cols
 
 
 # --------------------------------------------------------------------------- reading data
@@ -183,17 +203,6 @@ def _lr(C: float, seed: int, max_iter: int, binary: bool = False) -> LogisticReg
                               solver="liblinear" if binary else "lbfgs")
 
 
-def _fit_temperature(scores: np.ndarray, y_idx: np.ndarray) -> float:
-    from scipy.optimize import minimize_scalar
-
-    def nll(log_t: float) -> float:
-        p = _softmax(scores / np.exp(log_t))
-        return float(-np.mean(np.log(np.clip(p[np.arange(len(y_idx)), y_idx], 1e-12, 1))))
-
-    res = minimize_scalar(nll, bounds=(-3, 3), method="bounded")
-    return float(np.exp(res.x))
-
-
 def _fit_platt(d: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     if len(set(y.tolist())) < 2:
         return 1.0, 0.0
@@ -225,11 +234,41 @@ def _strat_key(rows: list[dict], folds: int) -> list[str]:
     return keys
 
 
-def _fit_heads(X, rows: list[dict], params: TrainParams):
+def _fit_view_weights(view_scores: list[np.ndarray], y_idx: np.ndarray) -> list[float]:
+    """Weights of the views' scores that minimise the log-loss of their fused softmax (one view:
+    its inverse temperature)."""
+    from scipy.optimize import minimize
+
+    def nll(theta: np.ndarray) -> float:
+        fused = sum(np.exp(t) * v for t, v in zip(theta, view_scores))
+        p = _softmax(fused)
+        return float(-np.mean(np.log(np.clip(p[np.arange(len(y_idx)), y_idx], 1e-12, 1))))
+
+    res = minimize(nll, np.zeros(len(view_scores)), method="L-BFGS-B", bounds=[(-5.0, 3.0)] * len(view_scores))
+    return [float(np.exp(t)) for t in res.x]
+
+
+def _fuse(views: list[tuple[np.ndarray, Any]], weights: list[float], classes: np.ndarray, n_cols: int) -> FusedLinear:
+    """One linear model over all of a head's columns from its views' models and weights."""
+    coef = np.zeros((len(classes), n_cols))
+    icpt = np.zeros(len(classes))
+    for (cols, model), w in zip(views, weights):
+        c, b = np.asarray(model.coef_), np.ravel(model.intercept_)
+        if c.shape[0] == 1:  # binary: scores (-d/2, d/2), as the prediction code reads them
+            c, b = np.vstack([-c / 2, c / 2]), np.array([-b[0] / 2, b[0] / 2])
+        rows = np.searchsorted(classes, model.classes_)
+        coef[np.ix_(rows, cols)] += w * c
+        icpt[rows] += w * b
+    return FusedLinear(coef, icpt, classes)
+
+
+def _fit_heads(X, rows: list[dict], params: TrainParams, fz: Featurizer):
+    """Axis heads as lists of (columns, model), one per view; topic heads as models."""
     heads = {}
     for axis in AXES:
         y = np.array([r[axis] for r in rows])
-        heads[axis] = _lr(params.c(axis), params.seed, params.max_iter).fit(X[axis], y)
+        heads[axis] = [(cols, _lr(params.c(axis), params.seed, params.max_iter).fit(X[axis][:, cols], y))
+                       for cols in params.axis_views(axis, fz.block_slices(axis))]
     topic_heads = {}
     for t in TOPICS:
         y = np.array([int(t in r["topics"]) for r in rows])
@@ -311,8 +350,8 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
     y_axis = {a: np.array([r[a] for r in rows]) for a in AXES}
     y_top = np.array([[int(t in r["topics"]) for t in TOPICS] for r in rows])
     classes = {a: np.array(sorted(set(y_axis[a].tolist()))) for a in AXES}
-    oof = {a: np.zeros((n, len(classes[a]))) for a in AXES}
-    oof_s = {a: np.zeros((n_flat, len(classes[a]))) for a in AXES}
+    oof: dict[str, list[np.ndarray]] = {a: [] for a in AXES}  # per axis, per view
+    oof_s: dict[str, list[np.ndarray]] = {a: [] for a in AXES}
     oof_top = np.zeros((n, len(TOPICS)))
     oof_s_top = np.zeros((n_flat, len(TOPICS)))
     owner = base.batch.sentence_owner()
@@ -323,25 +362,30 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
         fz = Featurizer(params.features).fit(train_part)
         Xtr, _ = fz.transform(train_part, sentences=False)
         Xte, Xs = fz.transform(base.subset(te), sentences=pooling)
-        heads, topic_heads = _fit_heads(Xtr, [rows[i] for i in tr], params)
+        heads, topic_heads = _fit_heads(Xtr, [rows[i] for i in tr], params, fz)
         sm = np.flatnonzero(np.isin(owner, te))  # te is sorted: its sentences, in the same order
         for a in AXES:
-            oof[a][te] = _aligned_scores(heads[a], Xte[a], classes[a])
-            if pooling:
-                oof_s[a][sm] = _aligned_scores(heads[a], Xs[a], classes[a])
+            if not oof[a]:
+                oof[a] = [np.zeros((n, len(classes[a]))) for _ in heads[a]]
+                oof_s[a] = [np.zeros((n_flat, len(classes[a]))) for _ in heads[a]]
+            for v, (cols, model) in enumerate(heads[a]):
+                oof[a][v][te] = _aligned_scores(model, Xte[a][:, cols], classes[a])
+                if pooling:
+                    oof_s[a][v][sm] = _aligned_scores(model, Xs[a][:, cols], classes[a])
         for j, t in enumerate(TOPICS):
             oof_top[te, j] = np.asarray(topic_heads[t].decision_function(Xte["topics"]), dtype=float)
             if pooling:
                 oof_s_top[sm, j] = np.asarray(topic_heads[t].decision_function(Xs["topics"]), dtype=float)
     say("calibrating and fitting the final models")
     cv: dict[str, Any] = {"folds": folds, "rows": n, "sentences": n_flat}
-    temps = {}
+    view_weights = {}
     for a in AXES:
         y_idx = np.searchsorted(classes[a], y_axis[a])
-        temps[a] = _fit_temperature(oof[a], y_idx)
-        probs = _softmax(oof[a] / temps[a])
+        view_weights[a] = w = _fit_view_weights(oof[a], y_idx)
+        probs = _softmax(sum(wv * s for wv, s in zip(w, oof[a])))
         if a in POOLED and pooling:
-            probs = _pool_rows(probs, _softmax(oof_s[a] / temps[a]), starts, params.pool_weight, True)
+            probs = _pool_rows(probs, _softmax(sum(wv * s for wv, s in zip(w, oof_s[a]))), starts,
+                               params.pool_weight, True)
         pred = classes[a][np.argmax(probs, axis=1)]
         cv[a] = {"macro_f1": float(f1_score(y_axis[a], pred, labels=list(AXES[a]), average="macro", zero_division=0))}
     platt, thresholds = {}, {}
@@ -360,10 +404,10 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
     cv["tone"] = cv["sentiment"]
     fz = Featurizer(params.features).fit(base)
     X, _ = fz.transform(base, sentences=False)
-    heads, topic_heads = _fit_heads(X, rows, params)
-    heads = {a: TemperatureScaled(heads[a], temps[a]) for a in AXES}
+    heads, topic_heads = _fit_heads(X, rows, params, fz)
+    heads = {a: TemperatureScaled(_fuse(heads[a], view_weights[a], classes[a], X[a].shape[1])) for a in AXES}
     topic_heads = {t: (m if isinstance(m, ConstantBinary) else PlattScaled(m, *platt[t])) for t, m in topic_heads.items()}
-    cv["temperatures"] = temps
+    cv["view_weights"] = view_weights
     cv["thresholds"] = thresholds
     return fz, heads, topic_heads, thresholds, cv
 
