@@ -3,8 +3,8 @@
 Training data are JSON Lines in the guidelines' gold format (pipeline/nlp/training/*.jsonl and
 any --extra FILE). Everything is seeded: the same data, code and parameters give the same model
 and the same version (a hash of the three). Cross-validated figures on the training data are
-computed from the same out-of-fold predictions that calibrate the probabilities and tune the
-topic thresholds.
+computed from the same out-of-fold predictions that weigh the views of each head (which also
+calibrates its probabilities) and tune the topic thresholds.
 """
 from __future__ import annotations
 
@@ -337,7 +337,7 @@ def _pool_rows(p: np.ndarray, sent: np.ndarray, starts: np.ndarray, weight: floa
 def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str], None] | None = None):
     """Cross-validate, calibrate and fit every head. Returns (featurizer, heads, topic_heads,
     thresholds, cv figures). Out-of-fold scores of the passages and of their sentences give the
-    cross-validated figures, the temperatures and the topic thresholds, with the same sentence
+    cross-validated figures, the view weights (calibration) and the topic thresholds, with the same sentence
     pooling as prediction."""
     say = progress or (lambda msg: None)
     texts = [r["text"] for r in rows]
