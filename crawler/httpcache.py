@@ -9,17 +9,21 @@ reply without validators could never be revalidated and would only take disk.
 
 The cache lives in `<root>/cache/http` (gzip-compressed Scrapy filesystem storage), or under the
 user cache dir (`$DEBATELAKE_CACHE/http`, see pipeline.nlp.embeddings.user_cache_dir) when the
-data root is remote. Entries untouched for CACHE_MAX_AGE_DAYS are ignored and overwritten.
+data root is remote. Entries untouched for CACHE_MAX_AGE_DAYS are ignored, and deleted when the
+next crawl starts (`prune`), as are entries a killed crawl left half-written.
 """
 from __future__ import annotations
 
+import shutil
+import time
 from pathlib import Path
 
 from scrapy.downloadermiddlewares.httpcache import HttpCacheMiddleware
-from scrapy.extensions.httpcache import RFC2616Policy, parse_cachecontrol
+from scrapy.extensions.httpcache import FilesystemCacheStorage, RFC2616Policy, parse_cachecontrol
 
 CACHE_MAX_AGE_DAYS = 30
 CACHE_SUBDIR = ("cache", "http")
+COMPLETE = "complete"  # written last: an entry without it was cut short (a killed crawl, a full disk)
 
 
 def http_cache_dir(root: str) -> Path:
@@ -77,6 +81,44 @@ class RevalidatingCacheMiddleware(HttpCacheMiddleware):
         return None
 
 
+class CompleteEntriesStorage(FilesystemCacheStorage):
+    """Scrapy's filesystem storage, where an entry counts only once all of it is written. Scrapy
+    already reads a damaged entry (truncated gzip, lost file) as a miss; but a crawl killed while
+    *replacing* an entry can leave the new headers (and validator) beside the old body, which a
+    304 would then bless as current."""
+
+    def store_response(self, spider, request, response) -> None:
+        entry = Path(self._get_request_path(spider, request))
+        (entry / COMPLETE).unlink(missing_ok=True)  # replacing an entry: invalid until rewritten
+        super().store_response(spider, request, response)
+        (entry / COMPLETE).touch()
+
+    def retrieve_response(self, spider, request):
+        entry = Path(self._get_request_path(spider, request))
+        if not (entry / COMPLETE).exists():
+            return None
+        return super().retrieve_response(spider, request)
+
+
+def prune(cache_dir: Path, max_age_days: float = CACHE_MAX_AGE_DAYS) -> int:
+    """Delete the entries a crawl would ignore (older than max_age_days) or cannot use (cut
+    short), so the cache does not grow with pages no crawl asks for any more. Returns how many."""
+    if not cache_dir.is_dir():
+        return 0
+    cutoff = time.time() - max_age_days * 86400
+    removed = 0
+    for meta in list(cache_dir.glob("*/*/*/pickled_meta")) + list(cache_dir.glob("*/*/*/meta")):
+        entry = meta.parent
+        if not entry.exists():
+            continue
+        stamp = entry / "pickled_meta"
+        old = not stamp.exists() or stamp.stat().st_mtime < cutoff
+        if old or not (entry / COMPLETE).exists():
+            shutil.rmtree(entry, ignore_errors=True)
+            removed += 1
+    return removed
+
+
 def scrapy_cache_settings(enabled: bool, root: str) -> dict:
     """The HTTPCACHE_* settings for `[crawl] http_cache` (crawler.run layers them on)."""
     if not enabled:
@@ -84,7 +126,7 @@ def scrapy_cache_settings(enabled: bool, root: str) -> dict:
     return {
         "HTTPCACHE_ENABLED": True,
         "HTTPCACHE_POLICY": "crawler.httpcache.RevalidatePolicy",
-        "HTTPCACHE_STORAGE": "scrapy.extensions.httpcache.FilesystemCacheStorage",
+        "HTTPCACHE_STORAGE": "crawler.httpcache.CompleteEntriesStorage",
         "HTTPCACHE_DIR": str(http_cache_dir(root)),
         "HTTPCACHE_GZIP": True,
         "HTTPCACHE_EXPIRATION_SECS": CACHE_MAX_AGE_DAYS * 24 * 3600,

@@ -13,7 +13,7 @@ import sys
 from scrapy.crawler import CrawlerProcess
 from scrapy.settings import Settings
 
-from crawler.httpcache import scrapy_cache_settings
+from crawler.httpcache import http_cache_dir, prune, scrapy_cache_settings
 from pipeline.config import Config, ConfigError, CrawlSettings, load_config
 from pipeline.store import Store, StoreError, resolve_root
 
@@ -51,6 +51,10 @@ def run_sources(cfg: Config, root: str, names: list[str]) -> list[str]:
     store = Store(root)
     with store.lock("crawl " + ",".join(s.name for s in sources)):
         store.mark_stale_runs()
+        if cfg.crawl.http_cache:
+            removed = prune(http_cache_dir(root))
+            if removed:
+                logging.getLogger("debatelake").info("HTTP cache: %d old or unfinished entries removed", removed)
         process = CrawlerProcess(scrapy_settings(cfg.crawl, root), install_root_handler=True)
         crawlers = []
         for src in sources:

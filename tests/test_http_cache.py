@@ -179,3 +179,42 @@ def test_http_cache_off_stores_nothing(blog, tmp_path):
     result = crawl(tmp_path, blog.source(), {"http_cache": False}, root=root)
     assert result.runs()["blog"]["docs_new"] == 5
     assert not (root / "cache").exists()
+
+
+def test_old_unfinished_and_damaged_entries_are_fetched_again(blog, tmp_path):
+    """What a killed crawl or a month away leaves in the cache costs one plain download, never an error."""
+    import os
+    import time
+
+    from crawler.httpcache import COMPLETE, prune
+
+    root = tmp_path / "data"
+    cache = http_cache_dir(str(root))
+    crawl(tmp_path, blog.source(), root=root)
+    entries = {}
+    for meta in cache.rglob("pickled_meta"):
+        with gzip.open(meta, "rb") as f:
+            entries[pickle.load(f)["url"][len(blog.base):]] = meta.parent
+    assert set(entries) == {"/feed.xml", "/etag-one/", "/etag-two/", "/modified/"}
+    body = entries["/etag-one/"] / "response_body"
+    body.write_bytes(body.read_bytes()[:12])  # a truncated gzip stream
+    (entries["/etag-two/"] / COMPLETE).unlink()  # killed while writing it
+    (entries["/etag-two/"] / "response_body").unlink()
+    month_ago = time.time() - 40 * 86400
+    os.utime(entries["/modified/"] / "pickled_meta", (month_ago, month_ago))
+    assert prune(cache) == 2  # the unfinished and the old one; the damaged one looks whole
+    assert not entries["/etag-two/"].exists() and not entries["/modified/"].exists()
+
+    n_hits, n_answers = len(blog.site.hits), len(blog.answers)
+    again = crawl(tmp_path, blog.source(), root=root)
+    run = again.runs()["blog"]
+    assert (run["errors"], run["docs_new"], run["docs_updated"], run["docs_unchanged"]) == (0, 0, 0, 5)
+    sent = blog.hits_since(n_hits)
+    for path in ("/etag-one/", "/etag-two/", "/modified/"):
+        assert "if-none-match" not in sent[path] and "if-modified-since" not in sent[path], path
+        assert blog.answers_since(n_answers)[path] == 200, path
+    assert blog.answers_since(n_answers)["/feed.xml"] == 304
+    kept = stored(cache)  # each is whole again, with the server's body
+    for path in ("/etag-one/", "/etag-two/", "/modified/"):
+        assert kept[blog.base + path] == blog.bodies[path], path
+    assert all((m.parent / COMPLETE).exists() for m in cache.rglob("pickled_meta"))
