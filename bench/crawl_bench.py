@@ -152,6 +152,8 @@ def main() -> None:
     parser.add_argument("--flush-items", type=int, default=200)
     parser.add_argument("--only", choices=["blog", "hn"], help="crawl only the article pages or only the HN threads")
     parser.add_argument("--keep", help="keep the data root here instead of a temporary folder")
+    parser.add_argument("--no-http-cache", action="store_true",
+                        help="crawl with [crawl] http_cache = false (the default stores every validated page)")
     args = parser.parse_args()
 
     from pipeline.demo.server import Request
@@ -197,6 +199,7 @@ concurrency = {args.concurrency}
 concurrency_per_domain = {args.concurrency}
 flush_items = {args.flush_items}
 retries = 0
+http_cache = {"false" if args.no_http_cache else "true"}
 {sources}""", "utf-8")
         print(f"serving {len(content.posts)} article pages and {len(content.threads)} HN threads "
               f"({comments} comments) at {site.base_url}; data root {root}", flush=True)

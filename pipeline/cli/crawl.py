@@ -30,15 +30,21 @@ def crawl(
     print_runs(Store(root), run_ids)
 
 
+def not_modified(run: dict) -> int:
+    """Requests a site answered 304 Not Modified: pages revalidated from the HTTP cache."""
+    return int(dict(run.get("responses") or {}).get("304", 0))
+
+
 def print_runs(store: Store, run_ids: list[str]) -> None:
     if not run_ids or not store.exists("runs"):
         return
     import pyarrow.compute as pc
 
     rows = store.read("runs", filter=pc.field("run_id").isin(run_ids)).to_pylist()
-    table = Table("source", "status", "requests", "new", "updated", "unchanged", "errors", title="crawl runs")
+    table = Table("source", "status", "requests", "not modified", "new", "updated", "unchanged", "errors",
+                  title="crawl runs")
     for r in rows:
-        table.add_row(str(r["source"]), str(r["status"]), str(r["requests"]), str(r["docs_new"]),
+        table.add_row(str(r["source"]), str(r["status"]), str(r["requests"]), str(not_modified(r)), str(r["docs_new"]),
                       str(r["docs_updated"]), str(r["docs_unchanged"]), str(r["errors"]))
     console.print(table)
 
