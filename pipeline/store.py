@@ -199,8 +199,8 @@ class Store:
             seen = self.read("documents", columns=["doc_id", "content_hash", "deleted", "raw"],
                              filter=pc.field("doc_id").isin(ids))
             known = dict(zip(seen.column("doc_id").to_pylist(), seen.column("content_hash").to_pylist()))
-            final = {doc_id for doc_id, deleted, raw in zip(seen.column("doc_id").to_pylist(), seen.column("deleted").to_pylist(),
-                                                            seen.column("raw").to_pylist()) if deleted_by_author(deleted, raw)}
+            cols = (seen.column(c).to_pylist() for c in ("doc_id", "deleted", "raw"))
+            final = {doc_id for doc_id, deleted, raw in zip(*cols) if deleted_by_author(deleted, raw)}
         changed: list[Document] = []
         for doc_id, d in latest.items():
             if doc_id not in known:

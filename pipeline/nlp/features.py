@@ -22,7 +22,8 @@ writers). On ../shared/eval/dev.jsonl the frames moved release / moderation macr
 0.511 / 0.538 to 0.563 / 0.586 at weight 2 (0.53-0.57 / 0.55-0.59 for weights 1-5), with the
 cross-validated figures unchanged: the weight was chosen on dev, so read that gain as optimistic.
 The stance and tone heads are then fitted per view (`TrainParams.views`: the embedding block
-apart from the lexical blocks) and fused (train.py), which the block weights above feed the same way.
+apart from the lexical blocks) and fused (train.py); the weights above still scale each block
+within its view.
 
 The heads are linear: at prediction time `Featurizer.scores` computes a head's scores block by
 block (dense blocks as dense products), never building the joined matrix.

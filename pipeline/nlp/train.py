@@ -24,8 +24,8 @@ from sklearn.model_selection import StratifiedKFold
 
 from .embeddings import get_encoder
 from .features import FeatureParams, Featurizer, base_features
-from .model import (AXES, POOLED, ConstantBinary, FusedLinear, Labeler, PlattScaled, TemperatureScaled, _scores, _softmax,
-                    geometric_pool, models_dir)
+from .model import (AXES, POOLED, ConstantBinary, FusedLinear, Labeler, PlattScaled, TemperatureScaled, _scores,
+                    _softmax, geometric_pool, models_dir)
 from .rules import TOPICS
 
 TRAINING_DIR = Path(__file__).resolve().parent / "training"
@@ -337,8 +337,8 @@ def _pool_rows(p: np.ndarray, sent: np.ndarray, starts: np.ndarray, weight: floa
 def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str], None] | None = None):
     """Cross-validate, calibrate and fit every head. Returns (featurizer, heads, topic_heads,
     thresholds, cv figures). Out-of-fold scores of the passages and of their sentences give the
-    cross-validated figures, the view weights (calibration) and the topic thresholds, with the same sentence
-    pooling as prediction."""
+    cross-validated figures, the view weights (calibration) and the topic thresholds, with the
+    same sentence pooling as prediction."""
     say = progress or (lambda msg: None)
     texts = [r["text"] for r in rows]
     base = base_features(encoder, texts)
