@@ -446,5 +446,5 @@ def test_demo_second_run_adds_nothing(demo_root):
     blog = next(r for r in crawls[4:] if r["source"] == "demo-blog")
     not_modified = dict(blog["responses"]).get("304", 0)
     assert not_modified > 0 and dict(blog["stats"])["httpcache/revalidate"] == str(not_modified)
-    line = next(ln for ln in second.stdout.splitlines() if "demo-blog" in ln)  # the runs table the command prints
-    assert [c.strip() for c in line.strip("│ ").split("│")][3] == str(not_modified), line
+    line = next(ln for ln in second.stdout.splitlines() if "demo-b" in ln)  # the runs table the command prints
+    assert [c.strip() for c in line.strip("│ ").split("│")][2] == f"{blog['requests']} ({not_modified})", line

@@ -41,10 +41,10 @@ def print_runs(store: Store, run_ids: list[str]) -> None:
     import pyarrow.compute as pc
 
     rows = store.read("runs", filter=pc.field("run_id").isin(run_ids)).to_pylist()
-    table = Table("source", "status", "requests", "not modified", "new", "updated", "unchanged", "errors",
-                  title="crawl runs")
+    # requests (304): how many of them the site answered Not Modified, the HTTP cache's revalidations
+    table = Table("source", "status", "requests (304)", "new", "updated", "unchanged", "errors", title="crawl runs")
     for r in rows:
-        table.add_row(str(r["source"]), str(r["status"]), str(r["requests"]), str(not_modified(r)), str(r["docs_new"]),
+        table.add_row(str(r["source"]), str(r["status"]), f"{r['requests']} ({not_modified(r)})", str(r["docs_new"]),
                       str(r["docs_updated"]), str(r["docs_unchanged"]), str(r["errors"]))
     console.print(table)
 
