@@ -107,13 +107,11 @@ def prune(cache_dir: Path, max_age_days: float = CACHE_MAX_AGE_DAYS) -> int:
         return 0
     cutoff = time.time() - max_age_days * 86400
     removed = 0
-    for meta in list(cache_dir.glob("*/*/*/pickled_meta")) + list(cache_dir.glob("*/*/*/meta")):
-        entry = meta.parent
-        if not entry.exists():
-            continue
+    for entry in cache_dir.glob("*/*/*"):  # <spider>/<fingerprint[:2]>/<fingerprint>
         stamp = entry / "pickled_meta"
-        old = not stamp.exists() or stamp.stat().st_mtime < cutoff
-        if old or not (entry / COMPLETE).exists():
+        if not entry.is_dir():
+            continue
+        if not (entry / COMPLETE).exists() or not stamp.exists() or stamp.stat().st_mtime < cutoff:
             shutil.rmtree(entry, ignore_errors=True)
             removed += 1
     return removed
