@@ -196,11 +196,14 @@ class Store:
         final: set[str] = set()  # deleted by their authors
         if self.exists("documents"):
             ids = pa.array(list(latest), pa.string())
-            seen = self.read("documents", columns=["doc_id", "content_hash", "deleted", "raw"],
+            seen = self.read("documents", columns=["doc_id", "content_hash", "deleted"],
                              filter=pc.field("doc_id").isin(ids))
             known = dict(zip(seen.column("doc_id").to_pylist(), seen.column("content_hash").to_pylist()))
-            cols = (seen.column(c).to_pylist() for c in ("doc_id", "deleted", "raw"))
-            final = {doc_id for doc_id, deleted, raw in zip(*cols) if deleted_by_author(deleted, raw)}
+            gone = pc.filter(seen.column("doc_id"), seen.column("deleted")).to_pylist()
+            if gone:  # rare: only tombstones need their raw fields, to tell who deleted them
+                why = self.read("documents", columns=["doc_id", "deleted", "raw"], filter=pc.field("doc_id").isin(gone))
+                cols = (why.column(c).to_pylist() for c in ("doc_id", "deleted", "raw"))
+                final = {doc_id for doc_id, deleted, raw in zip(*cols) if deleted_by_author(deleted, raw)}
         changed: list[Document] = []
         for doc_id, d in latest.items():
             if doc_id not in known:

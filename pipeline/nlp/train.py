@@ -234,14 +234,18 @@ def _strat_key(rows: list[dict], folds: int) -> list[str]:
     return keys
 
 
+def _fused(weights: Sequence[float], view_scores: list[np.ndarray]) -> np.ndarray:
+    """The product of experts' scores: the views' scores, weighted and summed."""
+    return sum(w * v for w, v in zip(weights, view_scores))
+
+
 def _fit_view_weights(view_scores: list[np.ndarray], y_idx: np.ndarray) -> list[float]:
     """Weights of the views' scores that minimise the log-loss of their fused softmax (one view:
     its inverse temperature)."""
     from scipy.optimize import minimize
 
     def nll(theta: np.ndarray) -> float:
-        fused = sum(np.exp(t) * v for t, v in zip(theta, view_scores))
-        p = _softmax(fused)
+        p = _softmax(_fused(np.exp(theta), view_scores))
         return float(-np.mean(np.log(np.clip(p[np.arange(len(y_idx)), y_idx], 1e-12, 1))))
 
     res = minimize(nll, np.zeros(len(view_scores)), method="L-BFGS-B", bounds=[(-5.0, 3.0)] * len(view_scores))
@@ -382,10 +386,9 @@ def fit(rows: list[dict], params: TrainParams, encoder, progress: Callable[[str]
     for a in AXES:
         y_idx = np.searchsorted(classes[a], y_axis[a])
         view_weights[a] = w = _fit_view_weights(oof[a], y_idx)
-        probs = _softmax(sum(wv * s for wv, s in zip(w, oof[a])))
+        probs = _softmax(_fused(w, oof[a]))
         if a in POOLED and pooling:
-            probs = _pool_rows(probs, _softmax(sum(wv * s for wv, s in zip(w, oof_s[a]))), starts,
-                               params.pool_weight, True)
+            probs = _pool_rows(probs, _softmax(_fused(w, oof_s[a])), starts, params.pool_weight, True)
         pred = classes[a][np.argmax(probs, axis=1)]
         cv[a] = {"macro_f1": float(f1_score(y_axis[a], pred, labels=list(AXES[a]), average="macro", zero_division=0))}
     platt, thresholds = {}, {}
