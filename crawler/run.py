@@ -40,6 +40,10 @@ def scrapy_settings(crawl: CrawlSettings, root: str) -> Settings:
         priority="cmdline",
     )
     settings.setdict(scrapy_cache_settings(crawl.http_cache, root), priority="cmdline")
+    if crawl.frontier:  # a frontier in Redis shared by crawler processes (crawler/frontier.py)
+        from crawler.frontier import frontier_settings
+
+        settings.setdict(frontier_settings(crawl.frontier, settings.getdict("ITEM_PIPELINES")), priority="cmdline")
     return settings
 
 
@@ -49,12 +53,25 @@ def run_sources(cfg: Config, root: str, names: list[str]) -> list[str]:
 
     sources = [cfg.source(n) for n in names] if names else [s for s in cfg.sources if s.enabled]
     store = Store(root)
-    with store.lock("crawl " + ",".join(s.name for s in sources)):
+
+    def housekeeping() -> None:
         store.mark_stale_runs()
         if cfg.crawl.http_cache:
             removed = prune(http_cache_dir(root))
             if removed:
                 logging.getLogger("debatelake").info("HTTP cache: %d old or unfinished entries removed", removed)
+
+    what = "crawl " + ",".join(s.name for s in sources)
+    if cfg.crawl.frontier:  # workers of a shared frontier write the root together (crawler/frontier.py)
+        from crawler.frontier import check_frontier, worker_lock
+
+        check_frontier(cfg.crawl.frontier)
+        lock = worker_lock(store, what, housekeeping)
+    else:
+        lock = store.lock(what)
+    with lock:
+        if not cfg.crawl.frontier:
+            housekeeping()
         process = CrawlerProcess(scrapy_settings(cfg.crawl, root), install_root_handler=True)
         crawlers = []
         for src in sources:

@@ -35,6 +35,8 @@ class CrawlSettings:
     max_retry_after: float = 600.0  # longest Retry-After we honour before giving up on a request
     flush_items: int = 200  # documents buffered before a Delta commit
     http_cache: bool = True  # revalidate stored pages on re-crawls (crawler/httpcache.py)
+    # a crawl frontier in Redis shared by crawler processes (crawler/frontier.py); "" = in memory
+    frontier: str = ""
 
     @property
     def user_agent_string(self) -> str:
@@ -135,6 +137,11 @@ def parse_config(data: dict[str, Any], path: str | None = None) -> Config:
     for key in ("concurrency_per_domain", "concurrency", "flush_items"):
         if getattr(cfg.crawl, key) < 1:
             raise ConfigError(f"{_where(path, 'crawl.' + key)} must be >= 1")
+    if cfg.crawl.frontier:
+        parsed = urlparse(cfg.crawl.frontier)
+        if parsed.scheme not in ("redis", "rediss") or not parsed.hostname:
+            raise ConfigError(f"{_where(path, 'crawl.frontier')} must be a Redis URL like "
+                              f"'redis://localhost:6379/0' (or rediss:// for TLS), got {cfg.crawl.frontier!r}")
 
     sources = data.get("sources", [])
     if not isinstance(sources, list):

@@ -7,6 +7,7 @@ import os
 import re
 import subprocess
 import sys
+import threading
 from collections import deque
 from pathlib import Path
 
@@ -18,10 +19,12 @@ _CRAWLED = re.compile(r"Crawled (\d+) pages .*scraped (\d+) items")
 
 
 def run_crawl(root: str, sources: list[str], config: str | None = None, console: Console | None = None,
-              log_file: str | os.PathLike[str] | None = None) -> list[str]:
+              log_file: str | os.PathLike[str] | None = None, workers: int = 1) -> list[str]:
     """Crawl `sources` (all enabled if empty) into `root`; return the run ids.
 
-    The child's log goes to `log_file` (default: <root>/logs/crawl.log); errors are echoed."""
+    workers > 1 starts that many crawl processes at once, which share the [crawl] frontier in Redis
+    (crawler/frontier.py); every worker records its own runs. The children's log goes to
+    `log_file` (default: <root>/logs/crawl.log); errors are echoed."""
     console = console or Console(stderr=True)
     cmd = [sys.executable, "-m", "crawler.run", "--root", root, *sources]
     if config:
@@ -30,31 +33,51 @@ def run_crawl(root: str, sources: list[str], config: str | None = None, console:
     if log_path:
         log_path.parent.mkdir(parents=True, exist_ok=True)
     log = open(log_path, "a", encoding="utf-8") if log_path else None
-    tail: deque[str] = deque(maxlen=20)
-    stdout_lines: list[str] = []
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     label = ", ".join(sources) if sources else "all enabled sources"
+    tails: list[deque[str]] = [deque(maxlen=20) for _ in range(workers)]
+    outputs: list[list[str]] = [[] for _ in range(workers)]
+    progress = [(0, 0)] * workers  # (pages, documents) each worker last logged
+    guard = threading.Lock()  # the log file, the console and the progress line
     with console.status(f"crawling {label} ...") as status:
-        proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
-                                encoding="utf-8", errors="replace")
-        assert proc.stderr is not None and proc.stdout is not None
-        for line in proc.stderr:
-            if log:
-                log.write(line)
-            tail.append(line.rstrip())
-            m = _CRAWLED.search(line)
-            if m:
-                status.update(f"crawling {label}: {m.group(1)} pages, {m.group(2)} documents")
-            if " ERROR: " in line or line.startswith("error:"):
-                console.print(f"[red]{line.rstrip()}[/]", highlight=False, soft_wrap=True)
-        stdout_lines = proc.stdout.read().splitlines()
-        code = proc.wait()
+        procs = [subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env,
+                                  encoding="utf-8", errors="replace") for _ in range(workers)]
+
+        def follow(i: int) -> None:
+            proc = procs[i]
+            assert proc.stderr is not None and proc.stdout is not None
+            prefix = f"[worker {i + 1}] " if workers > 1 else ""
+            for line in proc.stderr:
+                with guard:
+                    if log:
+                        log.write(prefix + line)
+                    tails[i].append(prefix + line.rstrip())
+                    m = _CRAWLED.search(line)
+                    if m:
+                        progress[i] = (int(m.group(1)), int(m.group(2)))
+                        pages, docs = (sum(p[k] for p in progress) for k in (0, 1))
+                        each = f" ({workers} workers)" if workers > 1 else ""
+                        status.update(f"crawling {label}{each}: {pages} pages, {docs} documents")
+                    if " ERROR: " in line or line.startswith("error:"):
+                        console.print(f"[red]{prefix}{line.rstrip()}[/]", highlight=False, soft_wrap=True)
+            outputs[i] = proc.stdout.read().splitlines()
+
+        threads = [threading.Thread(target=follow, args=(i,), daemon=True) for i in range(1, workers)]
+        for t in threads:
+            t.start()
+        follow(0)
+        for t in threads:
+            t.join()
+        codes = [proc.wait() for proc in procs]
     if log:
         log.close()
-    if code != 0:
-        detail = "\n".join(tail)
-        raise StoreError(f"the crawl failed (exit code {code}); last log lines:\n{detail}")
-    for line in reversed(stdout_lines):
-        if line.startswith("{"):
-            return json.loads(line).get("run_ids", [])
-    return []
+    run_ids: list[str] = []
+    for code, tail, stdout_lines in zip(codes, tails, outputs):
+        if code != 0:
+            detail = "\n".join(tail)
+            raise StoreError(f"the crawl failed (exit code {code}); last log lines:\n{detail}")
+        for line in reversed(stdout_lines):
+            if line.startswith("{"):
+                run_ids += json.loads(line).get("run_ids", [])
+                break
+    return run_ids

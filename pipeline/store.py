@@ -258,8 +258,10 @@ class Store:
 
     # ----------------------------------------------------------------- locking
     @contextmanager
-    def lock(self, what: str = "write", wait: float = 0.0) -> Iterator[None]:
-        """One writer per data root at a time (a crawl, a process run, a snapshot)."""
+    def lock(self, what: str = "write", wait: float = 0.0, shared: bool = False) -> Iterator[None]:
+        """One writer per data root at a time (a crawl, a process run, a snapshot). shared=True:
+        held by several crawl workers of one shared frontier at once (crawler/frontier.py), which
+        still keeps every other writer out."""
         if not self.is_local:
             yield  # object stores: delta-rs commits are atomic; coordinate writers outside
             return
@@ -269,7 +271,7 @@ class Store:
         deadline = time.monotonic() + wait
         while True:
             try:
-                fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                fcntl.flock(fh, (fcntl.LOCK_SH if shared else fcntl.LOCK_EX) | fcntl.LOCK_NB)
                 break
             except BlockingIOError:
                 if time.monotonic() >= deadline:
@@ -288,8 +290,9 @@ class Store:
             fh.flush()
             yield
         finally:
-            fh.seek(0)
-            fh.truncate()
+            if not shared:  # other shared holders may still be at work: their line stays
+                fh.seek(0)
+                fh.truncate()
             fcntl.flock(fh, fcntl.LOCK_UN)
             fh.close()
 

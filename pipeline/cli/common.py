@@ -7,6 +7,7 @@ from typing import Annotated, Callable, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from pipeline.config import ConfigError
 from pipeline.store import StoreError, exit_without_teardown
@@ -44,7 +45,8 @@ def friendly_errors(fn: Callable) -> Callable:
         try:
             return fn(*args, **kwargs)
         except (ConfigError, StoreError, UserError) as exc:
-            err_console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+            # escaped: messages name TOML tables ([crawl], [[sources]]), which Rich would take for markup
+            err_console.print(f"[bold red]error:[/] {escape(str(exc))}", highlight=False, soft_wrap=True)
             raise typer.Exit(2) from None
 
     return wrapper

@@ -10,7 +10,7 @@ from pipeline.config import load_config
 from pipeline.crawling import run_crawl
 from pipeline.store import Store, resolve_root
 
-from .common import ConfigOption, RootOption, app, console, err_console, friendly_errors
+from .common import ConfigOption, RootOption, UserError, app, console, err_console, friendly_errors
 
 
 @app.command()
@@ -19,14 +19,19 @@ def crawl(
     sources: Annotated[Optional[List[str]], typer.Argument(help="Source names from the config (default: all enabled).")] = None,
     root: RootOption = None,
     config: ConfigOption = None,
+    workers: Annotated[int, typer.Option(min=1, help="Crawler processes sharing the [crawl] frontier in Redis.")] = 1,
 ) -> None:
     """Crawl sources from the config into the documents table (only what is new or changed)."""
     cfg = load_config(config)  # a bad config stops here, before any request
     for name in sources or []:
         cfg.source(name)
+    if workers > 1 and not cfg.crawl.frontier:
+        raise UserError(f"--workers {workers} needs a crawl frontier the workers share: set "
+                        f"frontier = \"redis://localhost:6379/0\" under [crawl] in the config (a running Redis "
+                        f"server), or crawl with one worker")
     root = resolve_root(root or cfg.root)
     run_ids = run_crawl(root, list(sources or []), config=cfg.path if cfg.path != "<default config>" else None,
-                        console=err_console)
+                        console=err_console, workers=workers)
     print_runs(Store(root), run_ids)
 
 
@@ -43,9 +48,22 @@ def print_runs(store: Store, run_ids: list[str]) -> None:
     rows = store.read("runs", filter=pc.field("run_id").isin(run_ids)).to_pylist()
     # requests (304): how many of them the site answered Not Modified, the HTTP cache's revalidations
     table = Table("source", "status", "requests (304)", "new", "updated", "unchanged", "errors", title="crawl runs")
+    by_source: dict[str, list[dict]] = {}
     for r in rows:
-        table.add_row(str(r["source"]), str(r["status"]), f"{r['requests']} ({not_modified(r)})", str(r["docs_new"]),
-                      str(r["docs_updated"]), str(r["docs_unchanged"]), str(r["errors"]))
+        by_source.setdefault(str(r["source"]), []).append(r)
+    for source, runs in by_source.items():
+        for i, r in enumerate(runs, 1):  # several workers (crawl --workers): one row each, then their sum
+            label = f"{source} (worker {i})" if len(runs) > 1 else source
+            table.add_row(label, str(r["status"]), f"{r['requests']} ({not_modified(r)})", str(r["docs_new"]),
+                          str(r["docs_updated"]), str(r["docs_unchanged"]), str(r["errors"]))
+        if len(runs) > 1:
+            total = {k: sum(int(r[k] or 0) for r in runs)
+                     for k in ("requests", "docs_new", "docs_updated", "docs_unchanged", "errors")}
+            statuses = sorted({str(r["status"]) for r in runs})
+            table.add_row(f"{source} (all {len(runs)})", ", ".join(statuses),
+                          f"{total['requests']} ({sum(not_modified(r) for r in runs)})", str(total["docs_new"]),
+                          str(total["docs_updated"]), str(total["docs_unchanged"]), str(total["errors"]),
+                          style="bold")
     console.print(table)
 
 

@@ -1,0 +1,327 @@
+"""A crawl frontier in Redis shared by several crawler processes (DESIGN.md, decision 9).
+
+With `[crawl] frontier = "redis://HOST:PORT/DB"` every crawl schedules its requests in Redis through
+scrapy-redis's priority queue and duplicate filter instead of Scrapy's in-memory scheduler, so
+`debatelake crawl --workers N` (or crawls started on other machines against the same Redis and data
+root) share one source's frontier: each URL is fetched once across all workers.
+
+Lifecycle of one source's frontier (the Lua scripts below keep each step atomic):
+- A worker joining while no other worker of that source is alive starts a *session*: with no
+  pending requests it is a fresh crawl and the duplicate filter is emptied (so a scheduled crawl
+  requests every feed, listing and page again); with pending requests left by a crawl that was
+  stopped (Ctrl-C, SIGTERM, a crash) it resumes them, keeping the filter so that nothing already
+  fetched is fetched again.
+- Start requests (feeds, sitemaps, API listings) are scheduled once per session whatever their
+  dont_filter says: the first worker schedules them, workers joining later skip them. A resumed
+  session reads them again, so that the spider learns again what its feeds said about the pages
+  still pending (those pages themselves stay filtered).
+- A worker with nothing to do stays open while another worker is busy (that one may still find
+  new links), and closes when the queue is empty and every live worker is idle.
+- The last worker to leave an empty queue deletes the frontier: a finished crawl leaves nothing
+  that could make the next one skip pages. A stopped crawl leaves its pending requests.
+- A worker that was killed outright (SIGKILL, power loss) cannot leave: it counts as alive until
+  its heartbeat expires (ALIVE_TTL; at once for a dead process on this host), and the requests it
+  had taken from the queue and not finished are not fetched again before the next fresh crawl.
+
+Writes: workers of one data root hold its lock shared (every other writer is still kept out), and
+take <root>/.frontier-commit.lock, exclusively, around each Delta commit only (`SharedRootPipeline`).
+The first worker to find no other holds the lock exclusively for a moment to mark killed runs as
+aborted and prune the HTTP cache, as a single crawl does.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import logging
+import os
+import socket
+import uuid
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Callable, Iterator
+
+from scrapy import signals
+from scrapy.exceptions import DontCloseSpider
+from scrapy_redis.dupefilter import RFPDupeFilter
+from scrapy_redis.queue import PriorityQueue
+from scrapy_redis.scheduler import Scheduler
+
+from crawler.pipelines import DeltaStorePipeline
+from pipeline.store import Store, StoreError
+
+logger = logging.getLogger("debatelake")
+
+KEY_PREFIX = "debatelake"
+HEARTBEAT = 5.0  # seconds between a worker's "still alive" refreshes
+ALIVE_TTL = 30  # seconds: a worker that has not refreshed for this long is gone (killed)
+POLL = 0.5  # seconds: how often a worker without requests looks at the queue (Scrapy's own: 5)
+SHARED_LOCK_WAIT = 30.0  # seconds a worker waits for the first worker's housekeeping
+COMMIT_LOCK = ".frontier-commit.lock"
+
+
+def root_id(root: str) -> str:
+    """The data root's part of the keys: two roots never share a frontier."""
+    where = root if "://" in root else os.path.realpath(root)
+    return hashlib.sha1(where.encode("utf-8")).hexdigest()[:12]
+
+
+def frontier_keys(root: str, source: str) -> dict[str, str]:
+    """The Redis keys of one source's frontier in one data root, prefix debatelake:<root id>:<source>:
+    requests    sorted set: the pending requests (scrapy-redis PriorityQueue, pickled dicts)
+    dupefilter  set: fingerprints of every request scheduled since the session's fresh start
+    starts      set: fingerprints of the start requests scheduled in this session
+    workers     set: ids (host:pid:random) of the workers that joined
+    worker:<id> string "busy" or "idle", expires ALIVE_TTL s after that worker's last heartbeat"""
+    prefix = f"{KEY_PREFIX}:{root_id(root)}:{source}:"
+    keys = {name: prefix + name for name in ("requests", "dupefilter", "starts", "workers")}
+    keys["worker:"] = prefix + "worker:"
+    return keys
+
+
+def frontier_settings(url: str, pipelines: dict) -> dict:
+    """Scrapy settings for `[crawl] frontier` (crawler.run layers them on); `pipelines` are the
+    ITEM_PIPELINES so far, whose DeltaStorePipeline becomes SharedRootPipeline."""
+    store = "crawler.pipelines.DeltaStorePipeline"
+    return {
+        "SCHEDULER": "crawler.frontier.SharedFrontierScheduler",
+        "DUPEFILTER_CLASS": "scrapy_redis.dupefilter.RFPDupeFilter",
+        "REDIS_URL": url,
+        # The frontier's lifecycle is ours (module docstring): scrapy-redis never flushes it.
+        "SCHEDULER_PERSIST": True,
+        "ITEM_PIPELINES": {**pipelines, store: None, "crawler.frontier.SharedRootPipeline": pipelines.get(store, 800)},
+    }
+
+
+def check_frontier(url: str) -> None:
+    """Fail before crawling when the frontier's Redis does not answer."""
+    import redis
+
+    try:
+        redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5).ping()
+    except redis.RedisError as exc:
+        raise StoreError(f"the crawl frontier at {url} does not answer ({exc}); start Redis there, "
+                         f"or remove [crawl] frontier from the config to crawl in one process") from None
+
+
+# ------------------------------------------------------------------ locking
+@contextmanager
+def worker_lock(store: Store, what: str, housekeeping: Callable[[], None]) -> Iterator[None]:
+    """Hold the data root's lock shared with the other workers for the whole crawl; the first
+    worker (nobody else holds it) runs `housekeeping` under the exclusive lock first."""
+    try:
+        with store.lock(what):
+            housekeeping()
+    except StoreError:
+        pass  # another worker holds it (shared), or another command does: the shared lock will tell
+    with store.lock(f"{what} (shared frontier worker)", wait=SHARED_LOCK_WAIT, shared=True):
+        yield
+
+
+@contextmanager
+def commit_lock(root: str) -> Iterator[None]:
+    """One Delta commit at a time among the workers of a local data root (waits for its turn)."""
+    if "://" in root:
+        yield  # object stores: no file lock (coordinate writers outside, as Store.lock says)
+        return
+    Path(root).mkdir(parents=True, exist_ok=True)
+    with open(Path(root) / COMMIT_LOCK, "a+") as fh:
+        fcntl.flock(fh, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh, fcntl.LOCK_UN)
+
+
+class SharedRootPipeline(DeltaStorePipeline):
+    """DeltaStorePipeline whose commits (run start, document batches, run end) each take the
+    commit lock, so that several workers write one data root in turn."""
+
+    def open_spider(self, spider=None):
+        with commit_lock(self.store.root):
+            super().open_spider(spider)
+
+    def flush(self) -> None:
+        if self.buffer:
+            with commit_lock(self.store.root):
+                super().flush()
+
+    def spider_closed(self, spider, reason):
+        with commit_lock(self.store.root):
+            super().spider_closed(spider, reason)
+
+
+# ------------------------------------------------------------------ the scheduler
+# KEYS and ARGV of each script are named in the comment above it; ARGV[1] is the prefix of the
+# worker keys (frontier_keys()["worker:"]), ARGV[2] this worker's id, ARGV[3] ALIVE_TTL.
+
+# join(workers, requests, dupefilter, starts) -> "fresh" | "resume" | "join"
+JOIN = """
+local alive = 0
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 1 then alive = alive + 1 else redis.call('SREM', KEYS[1], id) end
+end
+local mode = 'join'
+if alive == 0 then
+  redis.call('DEL', KEYS[4])
+  if redis.call('ZCARD', KEYS[2]) == 0 then
+    redis.call('DEL', KEYS[3])
+    mode = 'fresh'
+  else
+    mode = 'resume'
+  end
+end
+redis.call('SADD', KEYS[1], ARGV[2])
+redis.call('SET', ARGV[1] .. ARGV[2], 'busy', 'EX', ARGV[3])
+return mode
+"""
+
+# pop(requests) -> the first request, this worker marked busy in the same step; or nil
+POP = """
+local first = redis.call('ZRANGE', KEYS[1], 0, 0)
+if not first[1] then return false end
+redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('SET', ARGV[1] .. ARGV[2], 'busy', 'EX', ARGV[3])
+return first[1]
+"""
+
+# idle(workers, requests) -> "pending" (requests wait) | "busy" (another worker is) | "done"
+IDLE = """
+if redis.call('ZCARD', KEYS[2]) > 0 then return 'pending' end
+redis.call('SET', ARGV[1] .. ARGV[2], 'idle', 'EX', ARGV[3])
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  local state = redis.call('GET', ARGV[1] .. id)
+  if not state then redis.call('SREM', KEYS[1], id) elseif state == 'busy' then return 'busy' end
+end
+return 'done'
+"""
+
+# leave(workers, requests, dupefilter, starts) -> "kept" (requests wait) | "others" | "cleared"
+LEAVE = """
+redis.call('SREM', KEYS[1], ARGV[2])
+redis.call('DEL', ARGV[1] .. ARGV[2])
+if redis.call('ZCARD', KEYS[2]) > 0 then return 'kept' end
+for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
+  if redis.call('EXISTS', ARGV[1] .. id) == 1 then return 'others' end
+end
+redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
+return 'cleared'
+"""
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+class SharedFrontierScheduler(Scheduler):
+    """scrapy-redis's scheduler with keys per data root and source, start requests once per
+    session, and workers that wait for each other before closing (module docstring)."""
+
+    @classmethod
+    def from_crawler(cls, crawler):
+        scheduler = super().from_crawler(crawler)
+        scheduler.crawler = crawler
+        scheduler.root = crawler.settings.get("DEBATELAKE_ROOT")
+        # An idle worker asks the queue again every POLL s instead of Scrapy's 5 s heartbeat, so it
+        # takes its share of the links another worker finds. (A private attribute: if a later Scrapy
+        # renames it, workers only pick up work more slowly.)
+        crawler.engine._SLOT_HEARTBEAT_INTERVAL = POLL
+        return scheduler
+
+    def open(self, spider):
+        self.spider = spider
+        self.keys = frontier_keys(self.root, getattr(spider, "source", spider.name))
+        self.worker_id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:6]}"
+        self.worker_key = self.keys["worker:"] + self.worker_id
+        # scrapy-redis formats queue keys with %(spider)s: a literal % must be doubled
+        self.queue = PriorityQueue(self.server, spider, self.keys["requests"].replace("%", "%%"),
+                                   serializer=self.serializer)
+        self.df = RFPDupeFilter(self.server, self.keys["dupefilter"], debug=spider.settings.getbool("DUPEFILTER_DEBUG"))
+        self._reap_dead_local_workers()
+        self._join = self.server.register_script(JOIN)
+        self._pop = self.server.register_script(POP)
+        self._idle = self.server.register_script(IDLE)
+        self._leave = self.server.register_script(LEAVE)
+        mode = self._join(keys=[self.keys[k] for k in ("workers", "requests", "dupefilter", "starts")],
+                          args=self._args()).decode()
+        self.mode = mode
+        pending = len(self.queue)
+        logger.info("Shared frontier %s (%s): %s, %d requests pending", self.keys["requests"], self.worker_id,
+                    {"fresh": "a fresh crawl", "resume": "resuming a stopped crawl",
+                     "join": "joining the workers at work"}[mode], pending)
+        if self.stats:
+            self.stats.set_value("frontier/mode", mode)
+        from twisted.internet import task
+
+        self._heartbeat = task.LoopingCall(self._beat)
+        self._heartbeat.start(HEARTBEAT, now=False)
+        self.crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
+
+    def _args(self) -> list:
+        return [self.keys["worker:"], self.worker_id, ALIVE_TTL]
+
+    def _reap_dead_local_workers(self) -> None:
+        """A worker on this host whose process is gone was killed: do not wait ALIVE_TTL for it."""
+        host = socket.gethostname()
+        for raw in self.server.smembers(self.keys["workers"]):
+            wid = raw.decode()
+            whost, _, rest = wid.partition(":")
+            pid = rest.partition(":")[0]
+            if whost == host and pid.isdigit() and not _pid_alive(int(pid)):
+                self.server.delete(self.keys["worker:"] + wid)
+                self.server.srem(self.keys["workers"], wid)
+
+    def _beat(self) -> None:
+        try:
+            if not self.server.expire(self.worker_key, ALIVE_TTL):  # expired while blocked: back in
+                self.server.set(self.worker_key, "busy", ex=ALIVE_TTL)
+                self.server.sadd(self.keys["workers"], self.worker_id)
+        except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the crawl goes on
+            logger.warning("shared frontier heartbeat failed: %s", exc)
+
+    def enqueue_request(self, request):
+        meta = request.meta
+        if meta.get("is_start_request") and "frontier_start" not in meta:
+            # Once per session, whatever dont_filter says. The mark travels with the request, so
+            # its retries and redirects are scheduled as usual.
+            meta["frontier_start"] = True
+            fingerprint = self.df.request_fingerprint(request)
+            if not self.server.sadd(self.keys["starts"], fingerprint):
+                return False
+            self.server.sadd(self.df.key, fingerprint)
+            if self.stats:
+                self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
+            self.queue.push(request)
+            return True
+        return super().enqueue_request(request)
+
+    def next_request(self):
+        data = self._pop(keys=[self.keys["requests"]], args=self._args())
+        if data is None:
+            return None
+        if self.stats:
+            self.stats.inc_value("scheduler/dequeued/redis", spider=self.spider)
+        return self.queue._decode_request(data)
+
+    def _spider_idle(self, spider):
+        state = self._idle(keys=[self.keys["workers"], self.keys["requests"]], args=self._args()).decode()
+        if state != "done":  # requests wait, or a busy worker may still find links: stay
+            raise DontCloseSpider
+
+    def close(self, reason):
+        if self._heartbeat.running:
+            self._heartbeat.stop()
+        state = self._leave(keys=[self.keys[k] for k in ("workers", "requests", "dupefilter", "starts")],
+                            args=self._args()).decode()
+        pending = len(self.queue)
+        if self.stats:
+            self.stats.set_value("frontier/pending", pending)
+        logger.info("Shared frontier %s: %s", self.keys["requests"], {
+            "kept": f"{pending} requests kept for the next crawl to resume",
+            "others": "other workers are still at work",
+            "cleared": "crawl complete, frontier cleared"}[state])
