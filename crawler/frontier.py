@@ -284,7 +284,7 @@ class SharedFrontierScheduler(Scheduler):
         except Exception as exc:  # noqa: BLE001 - a missed beat is retried; the crawl goes on
             logger.warning("shared frontier heartbeat failed: %s", exc)
 
-    def enqueue_request(self, request):
+    def enqueue_request(self, request) -> bool:
         meta = request.meta
         if meta.get("is_start_request") and "frontier_start" not in meta:
             # Once per session, whatever dont_filter says. The mark travels with the request, so
@@ -294,18 +294,20 @@ class SharedFrontierScheduler(Scheduler):
             if not self.server.sadd(self.keys["starts"], fingerprint):
                 return False
             self.server.sadd(self.df.key, fingerprint)
-            if self.stats:
-                self.stats.inc_value("scheduler/enqueued/redis", spider=self.spider)
-            self.queue.push(request)
-            return True
-        return super().enqueue_request(request)
+        elif not request.dont_filter and self.df.request_seen(request):
+            self.df.log(request, self.spider)
+            return False
+        if self.stats:
+            self.stats.inc_value("scheduler/enqueued/redis")
+        self.queue.push(request)
+        return True
 
     def next_request(self):
         data = self._pop(keys=[self.keys["requests"]], args=self._args())
         if data is None:
             return None
         if self.stats:
-            self.stats.inc_value("scheduler/dequeued/redis", spider=self.spider)
+            self.stats.inc_value("scheduler/dequeued/redis")
         return self.queue._decode_request(data)
 
     def _spider_idle(self, spider):

@@ -74,7 +74,7 @@ def frontier(redis_server):
     return redis_server, client
 
 
-def blog() -> Site:
+def blog(feed_delay: float = 0.0) -> Site:
     """A feed of 30 posts; every request is logged by the Site."""
     site = Site()
     srv = serve(site)
@@ -82,7 +82,8 @@ def blog() -> Site:
     items = "".join(f"<item><title>Post {i}</title><link>{base}{p}</link>"
                     f"<pubDate>Mon, 02 Nov 2026 {i % 24:02d}:00:00 GMT</pubDate></item>" for i, p in enumerate(PAGES))
     site.route("/feed.xml", Response(200, f'<?xml version="1.0"?><rss version="2.0"><channel><title>Blog</title>'
-                                          f"<link>{base}/</link>{items}</channel></rss>", RSS))
+                                          f"<link>{base}/</link>{items}</channel></rss>", RSS,
+                                 delay=feed_delay))
     for i, p in enumerate(PAGES):
         site.route(p, Response(200, article(f"Post {i}", "Ada", "2026-11-02T08:00:00Z", [
             f"Post {i} argues that open weights let outsiders check what lab number {i} shipped.",
@@ -110,8 +111,10 @@ def doc_urls(root: Path) -> list[str]:
 
 def test_two_workers_fetch_each_page_once_and_a_finished_crawl_leaves_no_frontier(tmp_path, frontier):
     url, client = frontier
-    site = blog()
-    site.delay = 0.15  # one worker alone would take 30 x 0.15 / 2 s: time for the second to take its share
+    # While the slow feed is read the queue is empty: the second worker must wait for the first, not
+    # close. One worker alone would then take 30 x 0.15 / 2 s: time for the second to take its share.
+    site = blog(feed_delay=2.0)
+    site.delay = 0.15
     root = tmp_path / "data"
     try:
         result = cli("crawl", "--root", str(root), "--config", str(config(tmp_path, site, frontier=url)),
@@ -139,6 +142,46 @@ def test_two_workers_fetch_each_page_once_and_a_finished_crawl_leaves_no_frontie
         site.server.stop()
 
 
+def start_worker(root: Path, cfg: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "crawler.run", "--root", str(root), "--config", str(cfg)],
+                            cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            env={**os.environ, "PYTHONPATH": str(PROJECT)})
+
+
+def wait_for_pages(site: Site, child: subprocess.Popen, n: int) -> None:
+    deadline = time.monotonic() + 30
+    while sum(site.count(p) for p in PAGES) < n and time.monotonic() < deadline:
+        assert child.poll() is None, "the crawl ended too soon"
+        time.sleep(0.05)
+    assert child.poll() is None, "the crawl ended too soon"
+
+
+def test_a_worker_started_later_joins_the_running_crawl(tmp_path, frontier):
+    url, client = frontier
+    site = blog()
+    site.delay = 0.2
+    root = tmp_path / "data"
+    cfg = config(tmp_path, site, frontier=url, concurrency=1, concurrency_per_domain=1)
+    first = start_worker(root, cfg)
+    try:
+        wait_for_pages(site, first, 5)
+        # a second `crawl` of the same source while the first runs: it joins, the root is not "busy"
+        joined = run_crawl(str(root), [], config=str(cfg), log_file=tmp_path / "joined.log")
+        assert first.wait(timeout=30) == 0
+        assert "joining the workers at work" in (tmp_path / "joined.log").read_text("utf-8")
+        assert site.count("/feed.xml") == 1
+        assert {p: site.count(p) for p in PAGES} == {p: 1 for p in PAGES}
+        assert sorted(doc_urls(root)) == sorted(site.base + p for p in PAGES)
+        runs = {r["run_id"]: r for r in Store(root).read("runs").to_pylist()}
+        assert len(runs) == 2 and {r["status"] for r in runs.values()} == {"finished"}
+        assert runs[joined[0]]["requests"] > 0
+        assert client.keys("debatelake:*") == []
+    finally:
+        if first.poll() is None:
+            first.kill()
+        site.server.stop()
+
+
 def test_a_stopped_crawl_resumes_from_the_frontier(tmp_path, frontier):
     url, client = frontier
     site = blog()
@@ -146,14 +189,9 @@ def test_a_stopped_crawl_resumes_from_the_frontier(tmp_path, frontier):
     root = tmp_path / "data"
     cfg = config(tmp_path, site, frontier=url, concurrency=1, concurrency_per_domain=1, flush_items=2)
     keys = frontier_keys(str(root), SOURCE)
-    child = subprocess.Popen([sys.executable, "-m", "crawler.run", "--root", str(root), "--config", str(cfg)],
-                             cwd=PROJECT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                             env={**os.environ, "PYTHONPATH": str(PROJECT)})
+    child = start_worker(root, cfg)
     try:
-        deadline = time.monotonic() + 30
-        while sum(site.count(p) for p in PAGES) < 8 and time.monotonic() < deadline:
-            assert child.poll() is None, "the crawl ended before it was stopped"
-            time.sleep(0.05)
+        wait_for_pages(site, child, 8)
         child.send_signal(signal.SIGTERM)  # Scrapy stops gracefully: what is in flight finishes
         assert child.wait(timeout=30) == 0
         fetched = {p for p in PAGES if site.count(p)}
