@@ -36,6 +36,7 @@ import logging
 import os
 import socket
 import uuid
+from collections import deque
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
@@ -208,6 +209,21 @@ return 'cleared'
 """
 
 
+# What a spider keeps in memory that some of its requests need, by spider name (a spider class may
+# say it itself as FRONTIER_STATE):
+# "local": callbacks whose requests stay in the worker that made them, never shared: they add to a
+#          thread or topic that one process assembles (a reddit "more comments" expansion, the rest
+#          of a long Discourse topic) and another worker would not know it.
+# "carry": (attribute, cb_kwargs name): spider.<attribute>[request.cb_kwargs[name]] travels with the
+#          request in Redis and is put back in the spider of the worker that takes it (what a feed
+#          said about an article page: its date, tags, full text).
+SPIDER_STATE: dict[str, dict] = {
+    "reddit": {"local": {"parse_more", "parse_continue"}},
+    "discourse": {"local": {"parse_posts"}},
+    "feeds": {"carry": ("hints", "key")},
+}
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -242,6 +258,10 @@ class SharedFrontierScheduler(Scheduler):
         self.queue = PriorityQueue(self.server, spider, self.keys["requests"].replace("%", "%%"),
                                    serializer=self.serializer)
         self.df = RFPDupeFilter(self.server, self.keys["dupefilter"], debug=spider.settings.getbool("DUPEFILTER_DEBUG"))
+        state = getattr(spider, "FRONTIER_STATE", None) or SPIDER_STATE.get(spider.name, {})
+        self.local_callbacks: set[str] = set(state.get("local", ()))
+        self.carry: tuple[str, str] | None = state.get("carry")
+        self.local: deque = deque()  # requests that need this worker's memory (SPIDER_STATE)
         self._reap_dead_local_workers()
         self._join = self.server.register_script(JOIN)
         self._pop = self.server.register_script(POP)
@@ -297,18 +317,36 @@ class SharedFrontierScheduler(Scheduler):
         elif not request.dont_filter and self.df.request_seen(request):
             self.df.log(request, self.spider)
             return False
+        if getattr(request.callback, "__name__", None) in self.local_callbacks:
+            self.local.append(request)
+            return True
+        if self.carry:
+            attribute, name = self.carry
+            value = getattr(self.spider, attribute, {}).get(request.cb_kwargs.get(name))
+            if value is not None:
+                request.meta["frontier_carry"] = value
         if self.stats:
             self.stats.inc_value("scheduler/enqueued/redis")
         self.queue.push(request)
         return True
 
     def next_request(self):
+        if self.local:  # first: they complete threads this worker holds in memory
+            return self.local.popleft()
         data = self._pop(keys=[self.keys["requests"]], args=self._args())
         if data is None:
             return None
         if self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
-        return self.queue._decode_request(data)
+        request = self.queue._decode_request(data)
+        value = request.meta.pop("frontier_carry", None)
+        if value is not None and self.carry:
+            attribute, name = self.carry
+            getattr(self.spider, attribute).setdefault(request.cb_kwargs.get(name), value)
+        return request
+
+    def has_pending_requests(self) -> bool:
+        return bool(self.local) or len(self.queue) > 0
 
     def _spider_idle(self, spider):
         state = self._idle(keys=[self.keys["workers"], self.keys["requests"]], args=self._args()).decode()

@@ -113,7 +113,7 @@ def test_two_workers_fetch_each_page_once_and_a_finished_crawl_leaves_no_frontie
     url, client = frontier
     # While the slow feed is read the queue is empty: the second worker must wait for the first, not
     # close. One worker alone would then take 30 x 0.15 / 2 s: time for the second to take its share.
-    site = blog(feed_delay=2.0)
+    site = blog(feed_delay=1.5)
     site.delay = 0.15
     root = tmp_path / "data"
     try:
@@ -128,6 +128,9 @@ def test_two_workers_fetch_each_page_once_and_a_finished_crawl_leaves_no_frontie
         assert sum(r["requests"] for r in runs) == len(PAGES) + 1
         assert sum(r["docs_new"] for r in runs) == len(PAGES)
         assert all(r["requests"] > 0 for r in runs), [r["requests"] for r in runs]  # both took a share
+        # what the feed said about a page travels with it to the worker that fetches it
+        raws = [dict(raw) for raw in Store(root).read("documents", columns=["raw"]).column("raw").to_pylist()]
+        assert [raw.get("found_in") for raw in raws] == [site.base + "/feed.xml"] * len(PAGES)
         assert f"{SOURCE} (all 2)" in result.output
         assert client.keys("debatelake:*") == []  # finished: nothing left to skip pages next time
 
