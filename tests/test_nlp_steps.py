@@ -32,6 +32,12 @@ REPO = Path(__file__).resolve().parent.parent
     ("Line one\n\n\n\n   Line   two\t\ttabs", "Line one\n\nLine two tabs"),
     ("Leave a comment\nReal text here.\n12 likes\nSubscribe to get new posts in your inbox.", "Real text here."),
     ("Share this", "Share this"),  # a one-line comment is what its author wrote
+    # code blocks are not labelled: fenced (either kind, info string allowed) and <pre><code>
+    ("Intro.\n\n```python\nsafety_filter = False\n```\n\nAfter.", "Intro.\n\nAfter."),
+    ("A\n~~~\nk = 1\n```\nstill code\n~~~\nB", "A\n\nB"),
+    ("<p>Before</p><pre><code class='py'>out = filter(x)</code></pre><p>After</p>", "Before\n\nAfter"),
+    ("<pre>A whole post archived as plain text.</pre>", "A whole post archived as plain text."),
+    ("Stray fence\n```\nkept text", "Stray fence\n\nkept text"),  # unclosed: only the fence line goes
 ])
 def test_clean_text(raw, cleaned):
     assert clean_text(raw) == cleaned
@@ -51,6 +57,16 @@ def test_normalise_whitespace_is_idempotent(raw, normalised):
     assert normalise_whitespace(normalised) == normalised
     # clean_text normalises again only after dropping boilerplate lines; both ways end normal
     assert clean_text(raw + "\n\nShare this\nLast line.") == (normalised + "\n\nLast line.").strip()
+
+
+def test_unclosed_fences_cost_linear_time():
+    import time
+
+    text = ("```python\n" + "word " * 20 + "\n") * 3000  # 3,000 fences, none closed
+    started = time.perf_counter()
+    out = clean_text(text)
+    assert time.perf_counter() - started < 0.5  # a backtracking pattern took 2.4 s here
+    assert out.count("word") == 3000 * 20
 
 
 def test_binary_and_megabyte_text():

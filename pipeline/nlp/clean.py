@@ -46,6 +46,10 @@ _HTML_DROP = re.compile(
     r"<(script|style|noscript|svg|template|head|button|select|textarea|form)\b[^>]*>.*?</\1\s*>",
     re.I | re.S)
 _HTML_COMMENT = re.compile(r"<!--.*?-->", re.S)
+# Code blocks (<pre><code>, fenced Markdown) are dropped from the labelled text: code is not
+# anyone's position in the debate, and identifiers like `output_filter = ...` read as cues.
+# The document keeps them. A bare <pre> stays: mailing-list archives put whole posts in one.
+_HTML_CODE_BLOCK = re.compile(r"<pre\b[^>]*>\s*<code\b[^>]*>.*?</code>\s*</pre\s*>", re.I | re.S)
 # Footnote anchors (Substack and friends): <a ... class="footnote-anchor" ...>1</a>
 _HTML_FOOTNOTE_ANCHOR = re.compile(r"<a\b[^>]*footnote[^>]*>\s*\d{1,3}\s*</a>", re.I)
 _HTML_BLOCK_BREAK = re.compile(
@@ -58,6 +62,7 @@ _HTML_DOCTYPE = re.compile(r"<!DOCTYPE[^>]*>|<\?xml[^>]*\?>", re.I)
 # ------------------------------------------------------------------------ Markdown and pandoc
 _FRONT_MATTER = re.compile(r"\A---[ \t]*\n(?:[\w-]+:[^\n]*\n|[ \t]+[^\n]*\n|-[ \t][^\n]*\n){1,60}?---[ \t]*(?:\n|\Z)")
 _FENCE_LINE = re.compile(r"^[ \t]*(?:```|~~~)[^\n]*$", re.M)
+_FENCE_OPEN = re.compile(r"^[ \t]*(```|~~~)", re.M)
 _PANDOC_DIV = re.compile(r"^[ \t]*:{3,}[^\n]*$", re.M)  # ::: {.note} ... :::
 _MD_IMAGE = re.compile(r"!\[[^\]\n]*\]\([^)\n]*\)(?:\{[^{}\n]*\})?")
 _MD_IMAGE_REF = re.compile(r"!\[[^\]\n]*\]\[[^\]\n]*\]")
@@ -130,16 +135,37 @@ def strip_html(text: str) -> str:
     text = _HTML_COMMENT.sub(" ", text)
     text = _HTML_DOCTYPE.sub(" ", text)
     text = _HTML_DROP.sub(" ", text)
+    if "<pre" in text or "<PRE" in text:
+        text = _HTML_CODE_BLOCK.sub("\n\n", text)
     text = _HTML_FOOTNOTE_ANCHOR.sub("", text)
     text = _HTML_BLOCK_BREAK.sub("\n\n", text)
     text = _HTML_LINE_BREAK.sub("\n", text)
     return _HTML_TAG.sub("", text)
 
 
+def drop_fenced_code(text: str) -> str:
+    """Text without its fenced code blocks (opening fence line to the closing fence of the same
+    kind). One pass over the fence lines; an unclosed fence keeps what follows it (only its line
+    goes, later), since it may be a stray backtick run rather than code."""
+    out, pos, opened = [], 0, None
+    for m in _FENCE_OPEN.finditer(text):
+        end = text.find("\n", m.end())
+        end = len(text) if end < 0 else end
+        if opened is None:
+            opened = (m.start(), m.group(1))
+        elif m.group(1) == opened[1] and not text[m.end():end].strip():
+            out.append(text[pos:opened[0]])
+            out.append("\n")
+            pos, opened = end, None
+    out.append(text[pos:])
+    return "".join(out)
+
+
 def strip_markdown(text: str) -> str:
     if text.startswith("---"):
         text = _FRONT_MATTER.sub("", text, count=1)  # YAML front matter of Markdown exports
-    if "`" in text or "~" in text:
+    if "```" in text or "~~~" in text:
+        text = drop_fenced_code(text)
         text = _FENCE_LINE.sub("", text)
     if ":::" in text:
         text = _PANDOC_DIV.sub("", text)
