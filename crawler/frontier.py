@@ -43,6 +43,7 @@ from typing import Callable, Iterator
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
+from scrapy.utils.asyncio import create_looping_call
 from scrapy_redis.dupefilter import RFPDupeFilter
 from scrapy_redis.queue import PriorityQueue
 from scrapy_redis.scheduler import Scheduler
@@ -246,7 +247,12 @@ class SharedFrontierScheduler(Scheduler):
         # An idle worker asks the queue again every POLL s instead of Scrapy's 5 s heartbeat, so it
         # takes its share of the links another worker finds. (A private attribute: if a later Scrapy
         # renames it, workers only pick up work more slowly.)
-        crawler.engine._SLOT_HEARTBEAT_INTERVAL = POLL
+        try:
+            crawler.engine._SLOT_HEARTBEAT_INTERVAL = POLL
+        except RuntimeError:
+            pass  # no engine: a scheduler built outside a crawl (tests)
+        scheduler._heartbeat = None
+        crawler.signals.connect(scheduler._start_heartbeat, signal=signals.spider_opened)
         return scheduler
 
     def open(self, spider):
@@ -276,10 +282,6 @@ class SharedFrontierScheduler(Scheduler):
                      "join": "joining the workers at work"}[mode], pending)
         if self.stats:
             self.stats.set_value("frontier/mode", mode)
-        from twisted.internet import task
-
-        self._heartbeat = task.LoopingCall(self._beat)
-        self._heartbeat.start(HEARTBEAT, now=False)
         self.crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
 
     def _args(self) -> list:
@@ -295,6 +297,10 @@ class SharedFrontierScheduler(Scheduler):
             if whost == host and pid.isdigit() and not _pid_alive(int(pid)):
                 self.server.delete(self.keys["worker:"] + wid)
                 self.server.srem(self.keys["workers"], wid)
+
+    def _start_heartbeat(self, spider) -> None:
+        self._heartbeat = create_looping_call(self._beat)
+        self._heartbeat.start(HEARTBEAT, now=False)
 
     def _beat(self) -> None:
         try:
@@ -354,7 +360,7 @@ class SharedFrontierScheduler(Scheduler):
             raise DontCloseSpider
 
     def close(self, reason):
-        if self._heartbeat.running:
+        if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
         state = self._leave(keys=[self.keys[k] for k in ("workers", "requests", "dupefilter", "starts")],
                             args=self._args()).decode()

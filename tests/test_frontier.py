@@ -243,3 +243,38 @@ def test_frontier_keys_differ_per_source_and_per_data_root(tmp_path):
     keys = {frontier_keys(str(tmp_path / root), source)["requests"]
             for root in ("a", "b") for source in ("blog", "hn")}
     assert len(keys) == 4
+
+
+def test_requests_that_need_a_workers_memory_stay_in_it(tmp_path, frontier):
+    """The rest of a long Discourse topic completes a topic one worker holds in memory: it is not
+    shared. Two schedulers of one source on the real Redis, as two workers would have them."""
+    import scrapy
+    from scrapy.utils.test import get_crawler
+
+    from crawler.frontier import SharedFrontierScheduler, frontier_settings
+    from crawler.spiders.discourse import DiscourseSpider
+
+    url, client = frontier
+    workers = []
+    for _ in range(2):
+        crawler = get_crawler(DiscourseSpider, {**frontier_settings(url, {}), "DEBATELAKE_ROOT": str(tmp_path / "data")})
+        spider = DiscourseSpider.from_crawler(crawler, source="forum", options={"base_url": "http://127.0.0.1:9"})
+        scheduler = SharedFrontierScheduler.from_crawler(crawler)
+        scheduler.open(spider)
+        workers.append((spider, scheduler))
+    try:
+        (one, first), (_, second) = workers
+        keys = frontier_keys(str(tmp_path / "data"), "forum")
+        topic = scrapy.Request("http://127.0.0.1:9/t/26.json", callback=one.parse_topic)
+        rest = scrapy.Request("http://127.0.0.1:9/t/26/posts.json?post_ids[]=54", callback=one.parse_posts,
+                              cb_kwargs={"topic_id": 26})
+        assert first.enqueue_request(topic) and first.enqueue_request(rest)
+        assert client.zcard(keys["requests"]) == 1  # the topic is shared, the rest of it is not
+        assert second.next_request().url == topic.url
+        assert second.next_request() is None
+        assert first.next_request().url == rest.url
+        assert not first.enqueue_request(rest.replace())  # still one fetch per URL
+    finally:
+        for _, scheduler in workers:
+            scheduler.close("finished")
+    assert client.keys("debatelake:*") == []
