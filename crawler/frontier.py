@@ -73,10 +73,12 @@ def frontier_keys(root: str, source: str) -> dict[str, str]:
     dupefilter  set: fingerprints of every request scheduled since the session's fresh start
     starts      set: fingerprints of the start requests scheduled in this session
     workers     set: ids (host:pid:random) of the workers that joined
-    worker:<id> string "busy" or "idle", expires ALIVE_TTL s after that worker's last heartbeat"""
+    worker:<id> string "busy" or "idle", expires ALIVE_TTL s after that worker's last heartbeat
+    taken:<id>  hash: the requests that worker took and whose documents are not committed yet"""
     prefix = f"{KEY_PREFIX}:{root_id(root)}:{source}:"
     keys = {name: prefix + name for name in ("requests", "dupefilter", "starts", "workers")}
     keys["worker:"] = prefix + "worker:"
+    keys["taken:"] = prefix + "taken:"
     return keys
 
 
@@ -144,8 +146,12 @@ class SharedRootPipeline(DeltaStorePipeline):
 
     def flush(self) -> None:
         if self.buffer:
+            scheduler = getattr(self.crawler, "debatelake_frontier", None)
+            done = scheduler.finished() if scheduler else []  # before the commit: their documents are in it
             with commit_lock(self.store.root):
                 super().flush()
+            if scheduler:
+                scheduler.acknowledge(done)
 
     def spider_closed(self, spider, reason):
         with commit_lock(self.store.root):
@@ -153,15 +159,26 @@ class SharedRootPipeline(DeltaStorePipeline):
 
 
 # ------------------------------------------------------------------ the scheduler
-# KEYS and ARGV of each script are named in the comment above it; ARGV[1] is the prefix of the
-# worker keys (frontier_keys()["worker:"]), ARGV[2] this worker's id, ARGV[3] ALIVE_TTL.
-
-# join(workers, requests, dupefilter, starts) -> "fresh" | "resume" | "join"
-JOIN = """
+# Every script takes the same KEYS: workers, requests, dupefilter, starts; and ARGV: the prefix of
+# the worker keys (frontier_keys()["worker:"]), this worker's id, ALIVE_TTL, the prefix of the
+# taken hashes (frontier_keys()["taken:"]).
+# REAP (the start of each script that needs it): forget the workers whose key expired (killed)
+# and put the requests they had taken back in the queue; `alive` counts the others.
+REAP = """
 local alive = 0
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[1] .. id) == 1 then alive = alive + 1 else redis.call('SREM', KEYS[1], id) end
+  if redis.call('EXISTS', ARGV[1] .. id) == 1 then
+    if id ~= ARGV[2] then alive = alive + 1 end
+  else
+    for _, data in ipairs(redis.call('HVALS', ARGV[4] .. id)) do redis.call('ZADD', KEYS[2], 0, data) end
+    redis.call('DEL', ARGV[4] .. id)
+    redis.call('SREM', KEYS[1], id)
+  end
 end
+"""
+
+# join -> "fresh" | "resume" | "join"
+JOIN = REAP + """
 local mode = 'join'
 if alive == 0 then
   redis.call('DEL', KEYS[4])
@@ -177,34 +194,34 @@ redis.call('SET', ARGV[1] .. ARGV[2], 'busy', 'EX', ARGV[3])
 return mode
 """
 
-# pop(requests) -> the first request, this worker marked busy in the same step; or nil
+# pop -> the first request, or nil; in the same step the worker is marked busy and the request
+# kept in its taken hash (field: sha1 of the request) until its documents are committed
 POP = """
-local first = redis.call('ZRANGE', KEYS[1], 0, 0)
+local first = redis.call('ZRANGE', KEYS[2], 0, 0)
 if not first[1] then return false end
-redis.call('ZREMRANGEBYRANK', KEYS[1], 0, 0)
+redis.call('ZREMRANGEBYRANK', KEYS[2], 0, 0)
 redis.call('SET', ARGV[1] .. ARGV[2], 'busy', 'EX', ARGV[3])
+redis.call('HSET', ARGV[4] .. ARGV[2], redis.sha1hex(first[1]), first[1])
 return first[1]
 """
 
-# idle(workers, requests) -> "pending" (requests wait) | "busy" (another worker is) | "done"
-IDLE = """
+# idle -> "pending" (requests wait) | "busy" (another worker is) | "done"
+IDLE = REAP + """
 if redis.call('ZCARD', KEYS[2]) > 0 then return 'pending' end
 redis.call('SET', ARGV[1] .. ARGV[2], 'idle', 'EX', ARGV[3])
 for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  local state = redis.call('GET', ARGV[1] .. id)
-  if not state then redis.call('SREM', KEYS[1], id) elseif state == 'busy' then return 'busy' end
+  if redis.call('GET', ARGV[1] .. id) == 'busy' then return 'busy' end
 end
 return 'done'
 """
 
-# leave(workers, requests, dupefilter, starts) -> "kept" (requests wait) | "others" | "cleared"
+# leave (every document of this worker is committed) -> "kept" (requests wait) | "others" | "cleared"
 LEAVE = """
 redis.call('SREM', KEYS[1], ARGV[2])
-redis.call('DEL', ARGV[1] .. ARGV[2])
+redis.call('DEL', ARGV[1] .. ARGV[2], ARGV[4] .. ARGV[2])
+""" + REAP + """
 if redis.call('ZCARD', KEYS[2]) > 0 then return 'kept' end
-for _, id in ipairs(redis.call('SMEMBERS', KEYS[1])) do
-  if redis.call('EXISTS', ARGV[1] .. id) == 1 then return 'others' end
-end
+if alive > 0 then return 'others' end
 redis.call('DEL', KEYS[1], KEYS[3], KEYS[4])
 return 'cleared'
 """
@@ -252,6 +269,7 @@ class SharedFrontierScheduler(Scheduler):
         except RuntimeError:
             pass  # no engine: a scheduler built outside a crawl (tests)
         scheduler._heartbeat = None
+        crawler.debatelake_frontier = scheduler  # for SharedRootPipeline: what a commit acknowledges
         crawler.signals.connect(scheduler._start_heartbeat, signal=signals.spider_opened)
         return scheduler
 
@@ -273,8 +291,8 @@ class SharedFrontierScheduler(Scheduler):
         self._pop = self.server.register_script(POP)
         self._idle = self.server.register_script(IDLE)
         self._leave = self.server.register_script(LEAVE)
-        mode = self._join(keys=[self.keys[k] for k in ("workers", "requests", "dupefilter", "starts")],
-                          args=self._args()).decode()
+        self.taken: dict[str, object] = {}  # sha1 of the encoded request -> the request, until acknowledged
+        mode = self._run(self._join).decode()
         self.mode = mode
         pending = len(self.queue)
         logger.info("Shared frontier %s (%s): %s, %d requests pending", self.keys["requests"], self.worker_id,
@@ -284,8 +302,9 @@ class SharedFrontierScheduler(Scheduler):
             self.stats.set_value("frontier/mode", mode)
         self.crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
 
-    def _args(self) -> list:
-        return [self.keys["worker:"], self.worker_id, ALIVE_TTL]
+    def _run(self, script):
+        return script(keys=[self.keys[k] for k in ("workers", "requests", "dupefilter", "starts")],
+                      args=[self.keys["worker:"], self.worker_id, ALIVE_TTL, self.keys["taken:"]])
 
     def _reap_dead_local_workers(self) -> None:
         """A worker on this host whose process is gone was killed: do not wait ALIVE_TTL for it."""
@@ -295,8 +314,7 @@ class SharedFrontierScheduler(Scheduler):
             whost, _, rest = wid.partition(":")
             pid = rest.partition(":")[0]
             if whost == host and pid.isdigit() and not _pid_alive(int(pid)):
-                self.server.delete(self.keys["worker:"] + wid)
-                self.server.srem(self.keys["workers"], wid)
+                self.server.delete(self.keys["worker:"] + wid)  # JOIN then puts back what it had taken
 
     def _start_heartbeat(self, spider) -> None:
         self._heartbeat = create_looping_call(self._beat)
@@ -339,31 +357,49 @@ class SharedFrontierScheduler(Scheduler):
     def next_request(self):
         if self.local:  # first: they complete threads this worker holds in memory
             return self.local.popleft()
-        data = self._pop(keys=[self.keys["requests"]], args=self._args())
+        data = self._run(self._pop)
         if data is None:
             return None
         if self.stats:
             self.stats.inc_value("scheduler/dequeued/redis")
         request = self.queue._decode_request(data)
+        self.taken[hashlib.sha1(data).hexdigest()] = request
         value = request.meta.pop("frontier_carry", None)
         if value is not None and self.carry:
             attribute, name = self.carry
             getattr(self.spider, attribute).setdefault(request.cb_kwargs.get(name), value)
         return request
 
+    def finished(self) -> list[str]:
+        """The taken requests whose processing is over: Scrapy drops a request from the engine's
+        in-progress set only after its callback's items went through the item pipeline, so their
+        documents are in the pipeline's buffer (or committed). Without that set (a Scrapy that
+        renamed it) none: requests are then acknowledged when the worker leaves."""
+        try:
+            in_progress = self.crawler.engine._slot.inprogress
+        except (AttributeError, RuntimeError):
+            return []
+        return [sha for sha, request in self.taken.items() if request not in in_progress]
+
+    def acknowledge(self, shas: list[str]) -> None:
+        """Their documents are committed: a worker killed from now on will not hand them back."""
+        if shas:
+            self.server.hdel(self.keys["taken:"] + self.worker_id, *shas)
+            for sha in shas:
+                self.taken.pop(sha, None)
+
     def has_pending_requests(self) -> bool:
         return bool(self.local) or len(self.queue) > 0
 
     def _spider_idle(self, spider):
-        state = self._idle(keys=[self.keys["workers"], self.keys["requests"]], args=self._args()).decode()
+        state = self._run(self._idle).decode()
         if state != "done":  # requests wait, or a busy worker may still find links: stay
             raise DontCloseSpider
 
     def close(self, reason):
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
-        state = self._leave(keys=[self.keys[k] for k in ("workers", "requests", "dupefilter", "starts")],
-                            args=self._args()).decode()
+        state = self._run(self._leave).decode()
         pending = len(self.queue)
         if self.stats:
             self.stats.set_value("frontier/pending", pending)

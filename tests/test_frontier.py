@@ -218,6 +218,41 @@ def test_a_stopped_crawl_resumes_from_the_frontier(tmp_path, frontier):
         site.server.stop()
 
 
+def test_a_killed_worker_hands_back_what_it_had_not_committed(tmp_path, frontier):
+    url, client = frontier
+    site = blog()
+    site.delay = 0.2
+    root = tmp_path / "data"
+    cfg = config(tmp_path, site, frontier=url, concurrency=1, concurrency_per_domain=1, flush_items=2)
+    keys = frontier_keys(str(root), SOURCE)
+    child = start_worker(root, cfg)
+    try:
+        wait_for_pages(site, child, 8)
+        child.send_signal(signal.SIGKILL)  # no goodbye: its taken requests and its buffer are left behind
+        child.wait(timeout=30)
+        (taken,) = client.keys(keys["taken:"] + "*")
+        assert client.hlen(taken) >= 1
+        kept = len(doc_urls(root))
+        assert 0 < kept < len(PAGES)
+
+        site.delay = 0.0
+        started = time.monotonic()
+        resumed = run_crawl(str(root), [], config=str(cfg), log_file=tmp_path / "resume.log")
+        assert time.monotonic() - started < 20  # the dead worker was seen dead at once, not after ALIVE_TTL
+        assert "resuming a stopped crawl" in (tmp_path / "resume.log").read_text("utf-8")
+        assert sorted(doc_urls(root)) == sorted(site.base + p for p in PAGES)  # nothing lost
+        counts = {p: site.count(p) for p in PAGES}
+        assert set(counts.values()) <= {1, 2}
+        assert sum(c == 2 for c in counts.values()) <= 4  # only what it had not committed, not a restart
+        runs = {r["run_id"]: r for r in Store(root).read("runs").to_pylist()}
+        assert runs[resumed[0]]["status"] == "finished"
+        assert client.keys("debatelake:*") == []
+    finally:
+        if child.poll() is None:
+            child.kill()
+        site.server.stop()
+
+
 @pytest.mark.parametrize("value", ["localhost:6379", "http://localhost:6379/0", "redis://", 6379])
 def test_a_bad_frontier_is_a_config_error_naming_the_key(value):
     with pytest.raises(ConfigError, match=r"crawl\.frontier"):
