@@ -19,9 +19,13 @@ Lifecycle of one source's frontier (the Lua scripts below keep each step atomic)
   new links), and closes when the queue is empty and every live worker is idle.
 - The last worker to leave an empty queue deletes the frontier: a finished crawl leaves nothing
   that could make the next one skip pages. A stopped crawl leaves its pending requests.
-- A worker that was killed outright (SIGKILL, power loss) cannot leave: it counts as alive until
-  its heartbeat expires (ALIVE_TTL; at once for a dead process on this host), and the requests it
-  had taken from the queue and not finished are not fetched again before the next fresh crawl.
+- Each worker keeps the requests it took from the queue in its own hash until the documents they
+  gave are committed. A worker killed outright (SIGKILL, power loss) cannot leave: it counts as
+  alive until its heartbeat expires (ALIVE_TTL; at once for a dead process on this host), then
+  the next script to look puts its taken requests back in the queue (at-least-once: a page whose
+  documents were committed just before the kill may be fetched again; the merge finds it unchanged).
+- Requests that need what one worker holds in memory stay in that worker (SPIDER_STATE); what a
+  feed said about a page travels with the page's request.
 
 Writes: workers of one data root hold its lock shared (every other writer is still kept out), and
 take <root>/.frontier-commit.lock, exclusively, around each Delta commit only (`SharedRootPipeline`).
