@@ -41,9 +41,10 @@ import os
 import socket
 import uuid
 from collections import deque
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 from typing import Callable, Iterator
+from urllib.parse import urlsplit, urlunsplit
 
 from scrapy import signals
 from scrapy.exceptions import DontCloseSpider
@@ -100,6 +101,14 @@ def frontier_settings(url: str, pipelines: dict) -> dict:
     }
 
 
+def redacted(url: str) -> str:
+    """The URL without its password, for messages."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.replace(":" + parts.password + "@", ":***@", 1)))
+
+
 def check_frontier(url: str) -> None:
     """Fail before crawling when the frontier's Redis does not answer."""
     import redis
@@ -107,7 +116,7 @@ def check_frontier(url: str) -> None:
     try:
         redis.Redis.from_url(url, socket_connect_timeout=5, socket_timeout=5).ping()
     except redis.RedisError as exc:
-        raise StoreError(f"the crawl frontier at {url} does not answer ({exc}); start Redis there, "
+        raise StoreError(f"the crawl frontier at {redacted(url)} does not answer ({exc}); start Redis there, "
                          f"or remove [crawl] frontier from the config to crawl in one process") from None
 
 
@@ -116,11 +125,13 @@ def check_frontier(url: str) -> None:
 def worker_lock(store: Store, what: str, housekeeping: Callable[[], None]) -> Iterator[None]:
     """Hold the data root's lock shared with the other workers for the whole crawl; the first
     worker (nobody else holds it) runs `housekeeping` under the exclusive lock first."""
-    try:
-        with store.lock(what):
+    with ExitStack() as first:
+        try:
+            first.enter_context(store.lock(what))
+        except StoreError:
+            pass  # another worker holds it (shared), or another command does: the shared lock will tell
+        else:
             housekeeping()
-    except StoreError:
-        pass  # another worker holds it (shared), or another command does: the shared lock will tell
     with store.lock(f"{what} (shared frontier worker)", wait=SHARED_LOCK_WAIT, shared=True):
         yield
 
@@ -219,9 +230,14 @@ end
 return 'done'
 """
 
-# leave (every document of this worker is committed) -> "kept" (requests wait) | "others" | "cleared"
+# leave (every document of this worker is committed; ARGV[5] "requeue": it stops with requests
+# that needed its memory left, so it puts back the requests it has not acknowledged)
+# -> "kept" (requests wait) | "others" | "cleared"
 LEAVE = """
 redis.call('SREM', KEYS[1], ARGV[2])
+if ARGV[5] == 'requeue' then  -- work it held in memory is lost: what it came from is done again
+  for _, data in ipairs(redis.call('HVALS', ARGV[4] .. ARGV[2])) do redis.call('ZADD', KEYS[2], 0, data) end
+end
 redis.call('DEL', ARGV[1] .. ARGV[2], ARGV[4] .. ARGV[2])
 """ + REAP + """
 if redis.call('ZCARD', KEYS[2]) > 0 then return 'kept' end
@@ -290,6 +306,7 @@ class SharedFrontierScheduler(Scheduler):
         self.local_callbacks: set[str] = set(state.get("local", ()))
         self.carry: tuple[str, str] | None = state.get("carry")
         self.local: deque = deque()  # requests that need this worker's memory (SPIDER_STATE)
+        self.local_out: set = set()  # ... handed to the engine
         self._reap_dead_local_workers()
         self._join = self.server.register_script(JOIN)
         self._pop = self.server.register_script(POP)
@@ -306,9 +323,9 @@ class SharedFrontierScheduler(Scheduler):
             self.stats.set_value("frontier/mode", mode)
         self.crawler.signals.connect(self._spider_idle, signal=signals.spider_idle)
 
-    def _run(self, script):
+    def _run(self, script, flag: str = ""):
         return script(keys=[self.keys[k] for k in ("workers", "requests", "dupefilter", "starts")],
-                      args=[self.keys["worker:"], self.worker_id, ALIVE_TTL, self.keys["taken:"]])
+                      args=[self.keys["worker:"], self.worker_id, ALIVE_TTL, self.keys["taken:"], flag])
 
     def _reap_dead_local_workers(self) -> None:
         """A worker on this host whose process is gone was killed: do not wait ALIVE_TTL for it."""
@@ -360,7 +377,9 @@ class SharedFrontierScheduler(Scheduler):
 
     def next_request(self):
         if self.local:  # first: they complete threads this worker holds in memory
-            return self.local.popleft()
+            request = self.local.popleft()
+            self.local_out.add(request)
+            return request
         data = self._run(self._pop)
         if data is None:
             return None
@@ -378,10 +397,15 @@ class SharedFrontierScheduler(Scheduler):
         """The taken requests whose processing is over: Scrapy drops a request from the engine's
         in-progress set only after its callback's items went through the item pipeline, so their
         documents are in the pipeline's buffer (or committed). Without that set (a Scrapy that
-        renamed it) none: requests are then acknowledged when the worker leaves."""
+        renamed it) none: requests are then acknowledged when the worker leaves. None either while
+        requests that need this worker's memory wait or run: what they complete came from requests
+        taken before, which must stay taken until the whole of it is committed."""
         try:
             in_progress = self.crawler.engine._slot.inprogress
         except (AttributeError, RuntimeError):
+            return []
+        self.local_out &= in_progress
+        if self.local or self.local_out:
             return []
         return [sha for sha, request in self.taken.items() if request not in in_progress]
 
@@ -403,7 +427,11 @@ class SharedFrontierScheduler(Scheduler):
     def close(self, reason):
         if self._heartbeat is not None and self._heartbeat.running:
             self._heartbeat.stop()
-        state = self._run(self._leave).decode()
+        if self.local:
+            logger.warning("Shared frontier %s: stopped with %d requests that needed this worker's memory; the %d "
+                           "requests they came from go back in the queue", self.keys["requests"], len(self.local),
+                           len(self.taken))
+        state = self._run(self._leave, "requeue" if self.local else "").decode()
         pending = len(self.queue)
         if self.stats:
             self.stats.set_value("frontier/pending", pending)

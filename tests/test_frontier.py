@@ -274,6 +274,19 @@ def test_workers_without_a_frontier_is_a_clear_error(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+def test_a_frontier_that_does_not_answer_stops_the_crawl_before_any_request(tmp_path):
+    site = blog()
+    try:
+        url = f"redis://:secret@127.0.0.1:{free_port()}/0"  # nothing listens there
+        result = cli("crawl", "--root", str(tmp_path / "data"), "--config",
+                     str(config(tmp_path, site, frontier=url)), "--workers", "2")
+    finally:
+        site.server.stop()
+    assert result.exit_code == 2
+    assert "does not answer" in result.output and "secret" not in result.output
+    assert site.hits == []
+
+
 def test_frontier_keys_differ_per_source_and_per_data_root(tmp_path):
     keys = {frontier_keys(str(tmp_path / root), source)["requests"]
             for root in ("a", "b") for source in ("blog", "hn")}
@@ -309,6 +322,16 @@ def test_requests_that_need_a_workers_memory_stay_in_it(tmp_path, frontier):
         assert second.next_request() is None
         assert first.next_request().url == rest.url
         assert not first.enqueue_request(rest.replace())  # still one fetch per URL
+
+        # a worker stopped before the rest of a topic was fetched puts the topic back in the queue
+        third = scrapy.Request("http://127.0.0.1:9/t/27.json", callback=one.parse_topic)
+        assert first.enqueue_request(third) and first.next_request().url == third.url
+        assert first.enqueue_request(scrapy.Request("http://127.0.0.1:9/t/27/posts.json?post_ids[]=60",
+                                                    callback=one.parse_posts, cb_kwargs={"topic_id": 27}))
+        assert client.zcard(keys["requests"]) == 0
+        workers.pop(0)
+        first.close("shutdown")
+        assert [r.url for r in iter(second.next_request, None)] == [third.url]
     finally:
         for _, scheduler in workers:
             scheduler.close("finished")
