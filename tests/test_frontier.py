@@ -274,6 +274,14 @@ def test_workers_without_a_frontier_is_a_clear_error(tmp_path):
     assert not (tmp_path / "data").exists()
 
 
+def test_several_workers_need_a_local_data_root(tmp_path):
+    cfg = write_config(tmp_path / "crawl.toml", [{"name": SOURCE, "spider": "feeds",
+                                                 "feed_urls": ["http://127.0.0.1:9/feed.xml"]}],
+                       {"frontier": f"redis://127.0.0.1:{free_port()}/0"})
+    result = cli("crawl", "--root", "s3://bucket/debatelake", "--config", str(cfg), "--workers", "2")
+    assert result.exit_code == 2 and "needs a local data root" in result.output
+
+
 def test_a_frontier_that_does_not_answer_stops_the_crawl_before_any_request(tmp_path):
     site = blog()
     try:

@@ -29,11 +29,14 @@ def crawl(
         raise UserError(f"--workers {workers} needs a crawl frontier the workers share: set "
                         f"frontier = \"redis://localhost:6379/0\" under [crawl] in the config (a running Redis "
                         f"server), or crawl with one worker")
+    root = resolve_root(root or cfg.root)
+    if workers > 1 and "://" in root:
+        raise UserError(f"--workers {workers} needs a local data root for now (the workers take turns to commit "
+                        f"with a file lock there); {root} is remote: crawl with one worker")
     if cfg.crawl.frontier:  # every worker would fail alike: say it once, before starting them
         from crawler.frontier import check_frontier
 
         check_frontier(cfg.crawl.frontier)
-    root = resolve_root(root or cfg.root)
     run_ids = run_crawl(root, list(sources or []), config=cfg.path if cfg.path != "<default config>" else None,
                         console=err_console, workers=workers)
     print_runs(Store(root), run_ids)
