@@ -23,7 +23,7 @@ from support_fixtures import Site, serve, write_config
 from test_feeds_spider import article
 
 PROJECT = Path(__file__).resolve().parent.parent
-REDIS_SERVER = shutil.which("redis-server") or ("/usr/bin/redis-server" if Path("/usr/bin/redis-server").exists() else None)
+REDIS_SERVER = shutil.which("redis-server") or shutil.which("redis-server", path="/usr/bin:/usr/sbin")
 RSS = "application/rss+xml; charset=utf-8"
 PAGES = [f"/post-{i:02d}/" for i in range(30)]
 SOURCE = "blog"
@@ -314,7 +314,8 @@ def test_requests_that_need_a_workers_memory_stay_in_it(tmp_path, frontier):
     url, client = frontier
     workers = []
     for _ in range(2):
-        crawler = get_crawler(DiscourseSpider, {**frontier_settings(url, {}), "DEBATELAKE_ROOT": str(tmp_path / "data")})
+        settings = {**frontier_settings(url, {}), "DEBATELAKE_ROOT": str(tmp_path / "data")}
+        crawler = get_crawler(DiscourseSpider, settings)
         spider = DiscourseSpider.from_crawler(crawler, source="forum", options={"base_url": "http://127.0.0.1:9"})
         scheduler = SharedFrontierScheduler.from_crawler(crawler)
         scheduler.open(spider)
