@@ -70,18 +70,30 @@ def _table_md(counts: dict[str, Any]) -> str:
 def _f1_lines(evaluation: dict[str, Any] | None) -> str:
     if not evaluation:
         return ("No evaluation figures were recorded with this model version. Run "
-                "`debatelake evaluate --gold FILE` and keep its output with the snapshot.\n")
+                "`debatelake evaluate --gold FILE` before `snapshot create`: it keeps its figures with the model.\n")
     figures = evaluation.get("evaluation", evaluation)
-    lines = ["| axis | metric | value |", "|---|---|---|"]
+    baselines = figures.get("baselines") if isinstance(figures, dict) else None
+    baselines = baselines if isinstance(baselines, dict) else {}
+    lines = ["| axis | metric | model [95% interval] |" + "".join(f" {b} |" for b in baselines),
+             "|---|---|---|" + "---|" * len(baselines)]
     for axis in ("release", "moderation", "topics", "tone", "sentiment"):
         block = figures.get(axis) if isinstance(figures, dict) else None
         if isinstance(block, dict):
             for metric in ("macro_f1", "micro_f1"):
                 if isinstance(block.get(metric), (int, float)):
-                    lines.append(f"| {axis} | {metric} | {block[metric]:.3f} |")
+                    ci = block.get(f"{metric}_ci95")
+                    value = f"{block[metric]:.3f}" + (f" [{ci[0]:.2f}-{ci[1]:.2f}]" if isinstance(ci, list) and len(ci) == 2 else "")
+                    base = [(baselines[b].get(axis) or {}).get(metric) if isinstance(baselines[b], dict) else None
+                            for b in baselines]
+                    lines.append(f"| {axis} | {metric} | {value} |"
+                                 + "".join(f" {v:.3f} |" if isinstance(v, (int, float)) else " |" for v in base))
     if len(lines) == 2:
         return "```json\n" + json.dumps(figures, indent=2, default=str)[:4000] + "\n```\n"
     source = figures.get("gold") or evaluation.get("gold") if isinstance(figures, dict) else None
+    if isinstance(source, dict):  # kept by `debatelake evaluate`: file name, rows, sha256
+        when = f", evaluated {evaluation['evaluated_at']}" if evaluation.get("evaluated_at") else ""
+        return ("\n".join(lines) + f"\n\nMeasured on `{source.get('file')}` ({source.get('rows')} gold "
+                f"passages, sha256 {str(source.get('sha256'))[:12]}{when}).\n")
     return "\n".join(lines) + "\n" + (f"\nMeasured on `{source}`.\n" if source else "")
 
 

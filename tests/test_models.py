@@ -158,6 +158,27 @@ def test_evaluate_json_beats_majority(trained, split):
     assert report["model_version"] == trained["result"].version
 
 
+def test_evaluate_keeps_its_figures_with_the_model_for_the_card(trained, split):
+    from pipeline.cards import _f1_lines
+    from pipeline.snapshots import model_evaluation
+    from pipeline.store import Store
+
+    res = CliRunner().invoke(app, ["evaluate", "--gold", str(split["gold"]), "--root", str(trained["root"]), "--json"])
+    assert res.exit_code == 0, res.output
+    printed = json.loads(res.stdout)
+    kept = json.loads((trained["result"].path / "evaluation.json").read_text("utf-8"))
+    assert kept["release"]["macro_f1"] == printed["release"]["macro_f1"]
+    assert kept["model_version"] == trained["result"].version
+    # the gold file by name and content hash: no local path goes into a published card
+    assert kept["gold"]["file"] == split["gold"].name and str(split["gold"].parent) not in json.dumps(kept)
+    assert kept["gold"]["sha256"] == hashlib.sha256(split["gold"].read_bytes()).hexdigest()
+    card = _f1_lines(model_evaluation(Store(trained["root"]), trained["result"].version))
+    assert f"Measured on `{split['gold'].name}` ({N_GOLD} gold passages" in card
+    lo, hi = printed["release"]["macro_f1_ci95"]
+    assert f"| release | macro_f1 | {printed['release']['macro_f1']:.3f} [{lo:.2f}-{hi:.2f}] |" in card
+    assert f" {printed['baselines']['keyword']['release']['macro_f1']:.3f} |" in card
+
+
 def test_evaluate_text_report(trained, split):
     res = CliRunner().invoke(app, ["evaluate", "--gold", str(split["gold"]), "--root", str(trained["root"])])
     assert res.exit_code == 0, res.output

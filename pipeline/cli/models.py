@@ -112,8 +112,10 @@ def evaluate(
     root: RootOption = None,
     as_json: JsonOption = False,
 ) -> None:
-    """Score the current model on a gold file, beside a majority-class and a keyword baseline."""
+    """Score the current model on a gold file, beside a majority-class and a keyword baseline.
+    The figures are kept with the model (evaluation.json), where snapshot cards find them."""
     from pipeline.nlp.evaluate import evaluate as run_evaluate
+    from pipeline.nlp.evaluate import keep_with_model
     from pipeline.nlp.model import Labeler, ModelMissing
 
     try:
@@ -122,6 +124,11 @@ def evaluate(
         err_console.print(f"{exc}; training one now.")
         labeler = _train(root, [], as_json).labeler
     report = run_evaluate(gold, labeler=labeler)
+    if getattr(labeler, "path", None):
+        try:
+            keep_with_model(report, labeler.path)
+        except OSError as exc:  # the figures are printed anyway; only the card misses them
+            err_console.print(f"warning: could not keep the figures with the model ({exc})")
     if as_json:
         sys.stdout.write(json.dumps(report, indent=2) + "\n")
         return

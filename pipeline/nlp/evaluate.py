@@ -11,6 +11,7 @@ often inside it, and a reader should see that.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 from typing import Any, Sequence
 
 import numpy as np
@@ -133,3 +134,26 @@ def evaluate(gold_path: str | os.PathLike[str], root: str | os.PathLike[str] | N
     report["model_version"] = labeler.version
     report["gold"] = {"file": str(gold_path), "rows": len(gold)}
     return report
+
+
+EVALUATION_FILE = "evaluation.json"
+
+
+def keep_with_model(report: dict[str, Any], model_path: str | os.PathLike[str]) -> Path:
+    """Write `report` to <model folder>/evaluation.json, where snapshot cards find it (the last
+    evaluation of that model version wins). The gold file is named by its file name and SHA-256
+    only: a local path is not for publishing."""
+    import hashlib
+    import json
+    from datetime import datetime, timezone
+
+    gold = Path(report["gold"]["file"])
+    kept = dict(report)
+    kept["gold"] = {"file": gold.name, "rows": report["gold"]["rows"],
+                    "sha256": hashlib.sha256(gold.read_bytes()).hexdigest() if gold.is_file() else None}
+    kept["evaluated_at"] = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    target = Path(model_path) / EVALUATION_FILE
+    tmp = target.with_name(f".{EVALUATION_FILE}.tmp")
+    tmp.write_text(json.dumps(kept, indent=2), encoding="utf-8")
+    tmp.replace(target)
+    return target
