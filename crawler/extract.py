@@ -185,7 +185,8 @@ class _Renderer:
             self.flush()
             code = "".join(el.itertext()).strip("\n").rstrip()
             if code.strip():
-                self.blocks.append((code, False))
+                # fenced, so the text says what is code: `process` leaves it unlabelled
+                self.blocks.append((f"```\n{code}\n```", False))
             return
         if role == "list":
             self.flush()

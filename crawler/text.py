@@ -33,6 +33,13 @@ def html_to_text(fragment: str | None) -> str:
             if el.tail:
                 parts.append(el.tail)
             return
+        if tag == "pre":  # code keeps its lines, fenced so that `process` leaves it unlabelled
+            code = "".join(el.itertext()).strip("\n").rstrip()
+            if code.strip():
+                parts.append(f"\n\n```\n{code}\n```\n\n")
+            if el.tail:
+                parts.append(el.tail)
+            return
         block = tag in _BLOCK
         if block:
             parts.append("\n\n" if tag not in ("br", "li", "tr") else "\n")

@@ -400,8 +400,11 @@ def test_local_documents(local_crawl):
         "Labs argue that releasing weights is risky, but let's look at the record.\n\n"
         "Researchers can only audit what they can run themselves.\n\n"
         "See the model card -- it is short.\n\n"
-        'config = {"safety_filter": False}  # {.not-an-attribute}\nprint("::: stays in code")\n\n'
+        '```\nconfig = {"safety_filter": False}  # {.not-an-attribute}\nprint("::: stays in code")\n```\n\n'
         "A footnote about the record.")
+    # the document keeps the code, fenced; the labelled text leaves it out
+    from pipeline.nlp.clean import clean_text
+    assert "safety_filter" not in clean_text(md["text"]) and "A footnote about the record." in clean_text(md["text"])
     assert md["raw"]["fm_tags"] == "open_release; moderation"
 
     toml = docs[file_id(d / "posts/hugo-post.md")]  # named twice (folder and file): read once

@@ -89,7 +89,7 @@ def test_story_trees_with_pagination_and_tombstones(hn):
     assert docs[S1]["url"] == "https://news.ycombinator.com/item?id=99000001"
     assert docs["hackernews:99000012"]["text"] == (
         "Safety filters can be fine-tuned away in an afternoon once the weights are out, see this write-up."
-        "\n\nrefusal rate: 94% -> 3%\n\nThat is the real trade-off.")
+        "\n\n```\nrefusal rate: 94% -> 3%\n```\n\nThat is the real trade-off.")  # <pre>: fenced
     assert docs["hackernews:99000051"]["text"] == (
         "Narrower, yes, but regulators still treat weights differently from hosted services & that matters.")
     assert docs["hackernews:99000051"]["published_at"] == datetime(2024, 3, 6, 14, 9, tzinfo=UTC)
