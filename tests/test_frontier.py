@@ -185,14 +185,18 @@ def test_a_worker_started_later_joins_the_running_crawl(tmp_path, frontier):
         site.server.stop()
 
 
-def test_a_stopped_crawl_resumes_from_the_frontier(tmp_path, frontier):
-    url, client = frontier
+def slow_worker(tmp_path, url):
+    """One worker crawling a slow site one request at a time, committing every 2 documents."""
     site = blog()
     site.delay = 0.2
     root = tmp_path / "data"
     cfg = config(tmp_path, site, frontier=url, concurrency=1, concurrency_per_domain=1, flush_items=2)
-    keys = frontier_keys(str(root), SOURCE)
-    child = start_worker(root, cfg)
+    return site, root, cfg, frontier_keys(str(root), SOURCE), start_worker(root, cfg)
+
+
+def test_a_stopped_crawl_resumes_from_the_frontier(tmp_path, frontier):
+    client = frontier[1]
+    site, root, cfg, keys, child = slow_worker(tmp_path, frontier[0])
     try:
         wait_for_pages(site, child, 6)
         child.send_signal(signal.SIGTERM)  # Scrapy stops gracefully: what is in flight finishes
@@ -220,13 +224,8 @@ def test_a_stopped_crawl_resumes_from_the_frontier(tmp_path, frontier):
 
 
 def test_a_killed_worker_hands_back_what_it_had_not_committed(tmp_path, frontier):
-    url, client = frontier
-    site = blog()
-    site.delay = 0.2
-    root = tmp_path / "data"
-    cfg = config(tmp_path, site, frontier=url, concurrency=1, concurrency_per_domain=1, flush_items=2)
-    keys = frontier_keys(str(root), SOURCE)
-    child = start_worker(root, cfg)
+    client = frontier[1]
+    site, root, cfg, keys, child = slow_worker(tmp_path, frontier[0])
     try:
         wait_for_pages(site, child, 6)
         child.send_signal(signal.SIGKILL)  # no goodbye: its taken requests and its buffer are left behind
