@@ -12,6 +12,7 @@ from collections import deque
 from pathlib import Path
 
 from rich.console import Console
+from rich.markup import escape
 
 from .store import StoreError
 
@@ -59,7 +60,8 @@ def run_crawl(root: str, sources: list[str], config: str | None = None, console:
                         each = f" ({workers} workers)" if workers > 1 else ""
                         status.update(f"crawling {label}{each}: {pages} pages, {docs} documents")
                     if " ERROR: " in line or line.startswith("error:"):
-                        console.print(f"[red]{prefix}{line.rstrip()}[/]", highlight=False, soft_wrap=True)
+                        # escaped: "[worker 2]" and bracketed log text would be read as Rich markup
+                        console.print(f"[red]{escape(prefix + line.rstrip())}[/]", highlight=False, soft_wrap=True)
             outputs[i] = proc.stdout.read().splitlines()
 
         threads = [threading.Thread(target=follow, args=(i,), daemon=True) for i in range(1, workers)]

@@ -477,3 +477,17 @@ def test_bad_config_names_the_key(tmp_path):
         parse_config({"sources": [{"name": "x", "spider": "files", "paths": ["a"], "path": "a"}]})
     cfg = parse_config({"sources": [{"name": "x", "spider": "files", "paths": [str(tmp_path)]}]})
     assert cfg.sources[0].options == {"paths": [str(tmp_path)]}
+
+
+def test_echoed_errors_keep_their_brackets(tmp_path):
+    """Error lines echoed to the terminal are text, not Rich markup: a path with [brackets] stays whole."""
+    from rich.console import Console
+
+    from pipeline.crawling import run_crawl
+    from support_fixtures import write_config
+
+    missing = tmp_path / "[draft]" / "missing.md"
+    config = write_config(tmp_path / "c.toml", [{"name": "local", "spider": "files", "paths": [str(missing)]}], None)
+    console = Console(record=True, width=200)
+    run_crawl(str(tmp_path / "data"), [], config=str(config), console=console, log_file=tmp_path / "crawl.log")
+    assert f"[files] ERROR: {missing}: the pattern matches no files" in console.export_text()
