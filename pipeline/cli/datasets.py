@@ -6,6 +6,7 @@ from datetime import datetime, timezone
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from pipeline.config import load_config
@@ -107,7 +108,7 @@ def snapshot_verify(name: str, root: RootOption = None) -> None:
     problems = verify_snapshot(Store(root), name)
     if problems:
         for p in problems:
-            err_console.print(f"[red]{p}[/]", highlight=False)
+            err_console.print(f"[red]{escape(p)}[/]", highlight=False)  # file names may hold [brackets]
         err_console.print(f"snapshot {name}: {len(problems)} problem(s); re-publish from a good copy")
         raise typer.Exit(1)
     console.print(f"[green]snapshot {name}: every checksum matches[/]")

@@ -4,6 +4,7 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from pipeline.config import load_config
 from pipeline.privacy import PrivacyKeyMissing
@@ -56,7 +57,7 @@ def publish(
     except PrivacyKeyMissing as exc:
         raise UserError(f"refusing to publish: {exc}") from None
     for note in result.notes:
-        err_console.print(f"[yellow]note:[/] {note}", highlight=False)
+        err_console.print(f"[yellow]note:[/] {escape(note)}", highlight=False)
     for line in describe(result):
         console.print(f"  {line}", highlight=False)
     console.print(f"[green]snapshot {name} published[/] to {result.url or to}", highlight=False)
