@@ -24,8 +24,8 @@ Lifecycle of one source's frontier (the Lua scripts below keep each step atomic)
   alive until its heartbeat expires (ALIVE_TTL; at once for a dead process on this host), then
   the next script to look puts its taken requests back in the queue (at-least-once: a page whose
   documents were committed just before the kill may be fetched again; the merge finds it unchanged).
-- Requests that need what one worker holds in memory stay in that worker (SPIDER_STATE); what a
-  feed said about a page travels with the page's request.
+- Requests that need what one worker holds in memory stay in that worker; what a feed said about
+  a page travels with the page's request (each spider's FRONTIER_STATE, crawler/spiders/base.py).
 
 Writes: workers of one data root hold its lock shared (every other writer is still kept out), and
 take <root>/.frontier-commit.lock, exclusively, around each Delta commit only (`SharedRootPipeline`).
@@ -247,21 +247,6 @@ return 'cleared'
 """
 
 
-# What a spider keeps in memory that some of its requests need, by spider name (a spider class may
-# say it itself as FRONTIER_STATE):
-# "local": callbacks whose requests stay in the worker that made them, never shared: they add to a
-#          thread or topic that one process assembles (a reddit "more comments" expansion, the rest
-#          of a long Discourse topic) and another worker would not know it.
-# "carry": (attribute, cb_kwargs name): spider.<attribute>[request.cb_kwargs[name]] travels with the
-#          request in Redis and is put back in the spider of the worker that takes it (what a feed
-#          said about an article page: its date, tags, full text).
-SPIDER_STATE: dict[str, dict] = {
-    "reddit": {"local": {"parse_more", "parse_continue"}},
-    "discourse": {"local": {"parse_posts"}},
-    "feeds": {"carry": ("hints", "key")},
-}
-
-
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -302,10 +287,10 @@ class SharedFrontierScheduler(Scheduler):
         self.queue = PriorityQueue(self.server, spider, self.keys["requests"].replace("%", "%%"),
                                    serializer=self.serializer)
         self.df = RFPDupeFilter(self.server, self.keys["dupefilter"], debug=spider.settings.getbool("DUPEFILTER_DEBUG"))
-        state = getattr(spider, "FRONTIER_STATE", None) or SPIDER_STATE.get(spider.name, {})
+        state = getattr(spider, "FRONTIER_STATE", None) or {}
         self.local_callbacks: set[str] = set(state.get("local", ()))
         self.carry: tuple[str, str] | None = state.get("carry")
-        self.local: deque = deque()  # requests that need this worker's memory (SPIDER_STATE)
+        self.local: deque = deque()  # requests that need this worker's memory (FRONTIER_STATE)
         self.local_out: set = set()  # ... handed to the engine
         self._reap_dead_local_workers()
         self._join = self.server.register_script(JOIN)
@@ -314,7 +299,6 @@ class SharedFrontierScheduler(Scheduler):
         self._leave = self.server.register_script(LEAVE)
         self.taken: dict[str, object] = {}  # sha1 of the encoded request -> the request, until acknowledged
         mode = self._run(self._join).decode()
-        self.mode = mode
         pending = len(self.queue)
         logger.info("Shared frontier %s (%s): %s, %d requests pending", self.keys["requests"], self.worker_id,
                     {"fresh": "a fresh crawl", "resume": "resuming a stopped crawl",

@@ -363,6 +363,9 @@ def code_version() -> str:
     return __version__
 
 
+EVALUATION_FILE = "evaluation.json"  # in a model's folder, written by `debatelake evaluate`
+
+
 def model_evaluation(store: Store, model_version: str | None) -> dict[str, Any] | None:
     """Evaluation figures kept with the model: evaluation.json / metrics.json as they are, else the
     cross-validation figures `debatelake train` writes in meta.json (only those: the rest of meta.json,
@@ -370,7 +373,7 @@ def model_evaluation(store: Store, model_version: str | None) -> dict[str, Any] 
     if not model_version or not store.is_local:
         return None
     folder = Path(store.root) / "models" / model_version
-    for name in ("evaluation.json", "metrics.json", "meta.json"):
+    for name in (EVALUATION_FILE, "metrics.json", "meta.json"):
         f = folder / name
         if f.is_file():
             try:

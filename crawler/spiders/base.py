@@ -27,6 +27,13 @@ class DebateSpider(scrapy.Spider):
     # Options this spider accepts from its [[sources]] table: {name: type}. Validated by
     # pipeline.config before any request is made.
     OPTIONS: dict[str, Any] = {}
+    # What this spider keeps in memory that some of its requests need, for a crawl frontier shared
+    # by several processes (crawler/frontier.py):
+    # "local": names of callbacks whose requests stay in the worker that made them: they add to a
+    #          thread or topic that one process assembles, which another worker would not know;
+    # "carry": (attribute, cb_kwargs name): self.<attribute>[request.cb_kwargs[name]] travels with
+    #          the request and is put back in the spider of the worker that takes it.
+    FRONTIER_STATE: dict[str, Any] = {}
 
     def __init__(self, source: str | None = None, options: dict[str, Any] | None = None, **kwargs: Any):
         super().__init__(**kwargs)

@@ -100,6 +100,7 @@ class Topic:
 class DiscourseSpider(DebateSpider):
     name = "discourse"
     platform = "discourse"
+    FRONTIER_STATE = {"local": {"parse_posts"}}  # the rest of a long topic held here
     OPTIONS = {
         "base_url": str,
         "categories": list,

@@ -93,6 +93,7 @@ class Hint:
 class FeedsSpider(DebateSpider):
     name = "feeds"
     platform = "blog"
+    FRONTIER_STATE = {"carry": ("hints", "key")}  # what a feed said about a page (date, tags, text)
     OPTIONS = {
         "feed_urls": list,
         "sitemap_urls": list,

@@ -62,6 +62,7 @@ def _children(listing: Any) -> list[Any]:
 class RedditSpider(DebateSpider):
     name = "reddit"
     platform = "reddit"
+    FRONTIER_STATE = {"local": {"parse_more", "parse_continue"}}  # "more comments" of a thread held here
     OPTIONS = {
         "base_url": str,
         "subreddits": list,

@@ -10,7 +10,10 @@ often inside it, and a reader should see that.
 """
 from __future__ import annotations
 
+import hashlib
+import json
 import os
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -136,16 +139,11 @@ def evaluate(gold_path: str | os.PathLike[str], root: str | os.PathLike[str] | N
     return report
 
 
-EVALUATION_FILE = "evaluation.json"
-
-
 def keep_with_model(report: dict[str, Any], model_path: str | os.PathLike[str]) -> Path:
-    """Write `report` to <model folder>/evaluation.json, where snapshot cards find it (the last
-    evaluation of that model version wins). The gold file is named by its file name and SHA-256
-    only: a local path is not for publishing."""
-    import hashlib
-    import json
-    from datetime import datetime, timezone
+    """Write `report` to the model's folder, where snapshot cards find it (the last evaluation of
+    that model version wins). The gold file is named by its file name and SHA-256 only: a local
+    path is not for publishing."""
+    from pipeline.snapshots import EVALUATION_FILE
 
     gold = Path(report["gold"]["file"])
     kept = dict(report)
